@@ -1,0 +1,112 @@
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Params as PinoParams } from 'nestjs-pino';
+
+/** JWS algorithms the guard can be told to accept. `none` is deliberately absent. */
+export type JwtAlgorithm =
+  | 'HS256'
+  | 'HS384'
+  | 'HS512'
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512';
+
+export interface JwtOptions {
+  /** Shared secret for HS* algorithms; at least as many bytes as the hash output (RFC 7518 §3.2). */
+  secret?: string | Buffer;
+  /** PEM public key for RS*, PS* and ES* algorithms. */
+  publicKey?: string | Buffer;
+  /** Accepted algorithms. Never taken from the token. Default `['HS256']`. */
+  algorithms?: JwtAlgorithm[];
+  issuer?: string | string[];
+  audience?: string | string[];
+  /** Seconds of clock skew tolerated on `exp` and `nbf`. Default 0. */
+  clockToleranceSec?: number;
+  /** Refuse tokens without `exp`. Default true: a token that never expires is a permanent credential. */
+  requireExp?: boolean;
+  /** Claim that names the caller's tier. Default `tier`. */
+  tierClaim?: string;
+  /** Tokens longer than this are refused before any decoding. Default 4096. */
+  maxTokenLength?: number;
+  /** Verified tokens kept in memory (until their `exp`), so a repeat caller skips the signature check. Default 10 000; 0 disables. */
+  cacheSize?: number;
+}
+
+/** A token budget over a sliding window (LLM tokens, input + output). */
+export interface TokenBudget {
+  limit: number;
+  windowMs: number;
+}
+
+export interface TierLimits {
+  /** Requests allowed per window. */
+  limit: number;
+  /** Window length in milliseconds. */
+  windowMs: number;
+  /** Optional LLM token budget for the tier. */
+  tokens?: TokenBudget;
+  /** Concurrent streams per caller. Unlimited when unset. */
+  maxConcurrentStreams?: number;
+}
+
+export type StoreErrorPolicy = 'fallback' | 'allow' | 'deny';
+
+export interface ThrottlingOptions {
+  /** Redis key prefix. Default `agent-security:rl`. */
+  keyPrefix?: string;
+  /** What happens while Redis cannot be reached. Default `fallback` (per-instance in-memory limits). */
+  onStoreError?: StoreErrorPolicy;
+  /** Per-command timeout towards Redis, in ms. Default 50. */
+  commandTimeoutMs?: number;
+}
+
+export type CorsOrigin =
+  | string
+  | RegExp
+  | Array<string | RegExp>
+  | ((origin: string | undefined) => boolean);
+
+export interface CorsOptions {
+  /** Allowed origins: exact strings, regular expressions, `*`, or a predicate. */
+  origins: CorsOrigin;
+  credentials?: boolean;
+  methods?: string[];
+  allowedHeaders?: string[];
+  exposedHeaders?: string[];
+  /** Seconds a browser may cache a preflight answer. */
+  maxAge?: number;
+}
+
+export interface LoggingOptions {
+  /** pino level. Default `info`. */
+  level?: string;
+  /** Extra paths to redact, added to the built-in ones (authorization, cookies, tokens). */
+  redact?: string[];
+  /** Keep a well-formed incoming `X-Request-ID`. Default true. */
+  trustIncomingRequestId?: boolean;
+  /** Any further nestjs-pino parameters, merged over the module's own. */
+  pino?: PinoParams;
+}
+
+export interface AgentSecurityOptions {
+  jwt: JwtOptions;
+  /**
+   * Limits per tier. Default: free 20/h, pro 200/h, enterprise 2000/h.
+   * Given tiers replace the defaults of the same name; others stay.
+   */
+  tiers?: Record<string, TierLimits>;
+  /** Tier of callers whose token names no tier, or an unknown one. Default `free`. */
+  defaultTier?: string;
+  /** Limits for `@Public()` routes, per client IP. Default 60 per minute. */
+  anonymous?: TierLimits;
+  /** Redis client, URL or options. Without it limits live in process memory. */
+  redis?: Redis | Cluster | string | RedisOptions;
+  throttling?: ThrottlingOptions;
+  logging?: LoggingOptions | false;
+  cors?: CorsOptions | false;
+}

@@ -1,0 +1,40 @@
+import { resolveAgentSecurityConfig } from './agent-security.config';
+import type { AgentSecurityOptions } from './agent-security-options.interface';
+
+const SECRET = 'x'.repeat(32);
+
+function configWith(options: Partial<AgentSecurityOptions>) {
+  return () => resolveAgentSecurityConfig({ jwt: { secret: SECRET }, ...options } as AgentSecurityOptions);
+}
+
+describe('resolveAgentSecurityConfig', () => {
+  it('fills in the defaults', () => {
+    const config = resolveAgentSecurityConfig({ jwt: { secret: SECRET } });
+    expect(config.jwt.algorithms).toEqual(['HS256']);
+    expect(config.jwt.requireExp).toBe(true);
+    expect(config.defaultTier).toBe('free');
+    expect([...config.tiers.keys()]).toEqual(['free', 'pro', 'enterprise']);
+    expect(config.tiers.get('pro')).toEqual({ limit: 200, windowMs: 3_600_000 });
+    expect(config.throttling.onStoreError).toBe('fallback');
+  });
+
+  it.each<[string, Partial<AgentSecurityOptions>, RegExp]>([
+    ['no jwt options', { jwt: undefined }, /"jwt": is required/],
+    ['a missing secret', { jwt: {} }, /"jwt.secret": is required/],
+    ['a 31-byte HS256 secret', { jwt: { secret: 'x'.repeat(31) } }, /"jwt.secret": is 31 bytes; HS256 needs at least 32/],
+    ['a 32-byte HS512 secret', { jwt: { secret: SECRET, algorithms: ['HS512'] } }, /"jwt.secret".*HS512 needs at least 64/],
+    ['an unknown algorithm', { jwt: { secret: SECRET, algorithms: ['none' as never] } }, /"jwt.algorithms": unknown algorithm "none"/],
+    ['an empty algorithm list', { jwt: { secret: SECRET, algorithms: [] } }, /"jwt.algorithms"/],
+    ['HMAC mixed with RSA', { jwt: { secret: SECRET, algorithms: ['HS256', 'RS256'] } }, /"jwt.algorithms": mixes/],
+    ['RS256 without a public key', { jwt: { algorithms: ['RS256'] } }, /"jwt.publicKey"/],
+    ['a negative tier limit', { tiers: { free: { limit: -1, windowMs: 1000 } } }, /"tiers.free.limit": must be a whole number >= 0/],
+    ['a non-number window', { tiers: { pro: { limit: 5, windowMs: '1h' as never } } }, /"tiers.pro.windowMs": expected a number/],
+    ['a zero window', { tiers: { pro: { limit: 5, windowMs: 0 } } }, /"tiers.pro.windowMs"/],
+    ['a tier named anonymous', { tiers: { anonymous: { limit: 5, windowMs: 1000 } } }, /"tiers.anonymous"/],
+    ['an undefined default tier', { defaultTier: 'gold' }, /"defaultTier": names tier "gold"/],
+    ['an unknown store-error policy', { throttling: { onStoreError: 'ignore' as never } }, /"throttling.onStoreError"/],
+    ['* with credentials', { cors: { origins: '*', credentials: true } }, /"cors.origins": "\*" cannot be combined with credentials/],
+  ])('refuses %s, naming the option', (_name, options, message) => {
+    expect(configWith(options)).toThrow(message);
+  });
+});

@@ -1,0 +1,167 @@
+import type {
+  AgentSecurityOptions,
+  CorsOptions,
+  JwtAlgorithm,
+  LoggingOptions,
+  StoreErrorPolicy,
+  TierLimits,
+} from './agent-security-options.interface.js';
+import {
+  ANONYMOUS_TIER,
+  DEFAULT_ANONYMOUS_LIMITS,
+  DEFAULT_TIER,
+  DEFAULT_TIERS,
+} from './agent-security.constants.js';
+
+/** Options after validation, with every default filled in. Built once at start-up. */
+export interface AgentSecurityConfig {
+  readonly jwt: {
+    readonly key: string | Buffer;
+    readonly algorithms: JwtAlgorithm[];
+    readonly issuer?: string | string[];
+    readonly audience?: string | string[];
+    readonly clockToleranceSec: number;
+    readonly requireExp: boolean;
+    readonly tierClaim: string;
+    readonly maxTokenLength: number;
+    readonly cacheSize: number;
+  };
+  readonly tiers: ReadonlyMap<string, Readonly<TierLimits>>;
+  readonly defaultTier: string;
+  readonly anonymous: Readonly<TierLimits>;
+  readonly redis?: AgentSecurityOptions['redis'];
+  readonly throttling: {
+    readonly keyPrefix: string;
+    readonly onStoreError: StoreErrorPolicy;
+    readonly commandTimeoutMs: number;
+  };
+  readonly logging: LoggingOptions | false;
+  readonly cors: CorsOptions | false;
+}
+
+const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
+const KNOWN_ALGORITHMS = new Set<string>([
+  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512',
+  'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512',
+]);
+const STORE_ERROR_POLICIES = new Set<string>(['fallback', 'allow', 'deny']);
+
+export class AgentSecurityConfigError extends Error {
+  constructor(option: string, problem: string) {
+    super(`AgentSecurityModule: invalid option "${option}": ${problem}`);
+    this.name = 'AgentSecurityConfigError';
+  }
+}
+
+function fail(option: string, problem: string): never {
+  throw new AgentSecurityConfigError(option, problem);
+}
+
+function isNonNegativeInteger(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+function checkTier(option: string, tier: unknown): TierLimits {
+  if (typeof tier !== 'object' || tier === null) fail(option, 'expected { limit, windowMs }');
+  const { limit, windowMs, tokens, maxConcurrentStreams } = tier as TierLimits;
+  if (typeof limit !== 'number' || Number.isNaN(limit)) fail(`${option}.limit`, `expected a number, got ${JSON.stringify(limit)}`);
+  if (!isNonNegativeInteger(limit)) fail(`${option}.limit`, `must be a whole number >= 0, got ${limit}`);
+  if (typeof windowMs !== 'number' || Number.isNaN(windowMs)) fail(`${option}.windowMs`, `expected a number of milliseconds, got ${JSON.stringify(windowMs)}`);
+  if (!Number.isInteger(windowMs) || windowMs <= 0) fail(`${option}.windowMs`, `must be a whole number of milliseconds > 0, got ${windowMs}`);
+  if (tokens !== undefined) {
+    if (typeof tokens !== 'object' || tokens === null) fail(`${option}.tokens`, 'expected { limit, windowMs }');
+    if (!isNonNegativeInteger(tokens.limit)) fail(`${option}.tokens.limit`, `must be a whole number >= 0, got ${JSON.stringify(tokens.limit)}`);
+    if (!isNonNegativeInteger(tokens.windowMs) || tokens.windowMs === 0) fail(`${option}.tokens.windowMs`, `must be a whole number of milliseconds > 0, got ${JSON.stringify(tokens.windowMs)}`);
+  }
+  if (maxConcurrentStreams !== undefined && (!isNonNegativeInteger(maxConcurrentStreams) || maxConcurrentStreams === 0)) {
+    fail(`${option}.maxConcurrentStreams`, `must be a whole number > 0, got ${JSON.stringify(maxConcurrentStreams)}`);
+  }
+  return Object.freeze({ ...(tier as TierLimits) });
+}
+
+function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
+  const jwt = options.jwt;
+  if (typeof jwt !== 'object' || jwt === null) fail('jwt', 'is required');
+  const algorithms = jwt.algorithms ?? ['HS256'];
+  if (!Array.isArray(algorithms) || algorithms.length === 0) fail('jwt.algorithms', 'must be a non-empty list');
+  for (const alg of algorithms) {
+    if (!KNOWN_ALGORITHMS.has(alg)) fail('jwt.algorithms', `unknown algorithm ${JSON.stringify(alg)} (known: ${[...KNOWN_ALGORITHMS].join(', ')})`);
+  }
+  const hmac = algorithms.filter((alg) => alg.startsWith('HS'));
+  const asymmetric = algorithms.length - hmac.length;
+  if (hmac.length && asymmetric) fail('jwt.algorithms', 'mixes HMAC and public-key algorithms; a public key must never be usable as an HMAC secret');
+  let key: string | Buffer;
+  if (hmac.length) {
+    if (jwt.secret === undefined || jwt.secret === null || jwt.secret === '') fail('jwt.secret', 'is required for HS* algorithms');
+    if (typeof jwt.secret !== 'string' && !Buffer.isBuffer(jwt.secret)) fail('jwt.secret', 'must be a string or a Buffer');
+    const bytes = typeof jwt.secret === 'string' ? Buffer.byteLength(jwt.secret) : jwt.secret.length;
+    const needed = Math.max(...hmac.map((alg) => HMAC_MIN_BYTES[alg]));
+    if (bytes < needed) fail('jwt.secret', `is ${bytes} bytes; ${hmac.join('/')} needs at least ${needed} (RFC 7518 §3.2)`);
+    key = jwt.secret;
+  } else {
+    if (!jwt.publicKey) fail('jwt.publicKey', `is required for ${algorithms.join('/')}`);
+    key = jwt.publicKey;
+  }
+  const clockToleranceSec = jwt.clockToleranceSec ?? 0;
+  if (typeof clockToleranceSec !== 'number' || !(clockToleranceSec >= 0)) fail('jwt.clockToleranceSec', 'must be a number of seconds >= 0');
+  const maxTokenLength = jwt.maxTokenLength ?? 4096;
+  if (!isNonNegativeInteger(maxTokenLength) || maxTokenLength < 64) fail('jwt.maxTokenLength', 'must be a whole number >= 64');
+  const cacheSize = jwt.cacheSize ?? 10_000;
+  if (!isNonNegativeInteger(cacheSize)) fail('jwt.cacheSize', 'must be a whole number >= 0');
+  const tierClaim = jwt.tierClaim ?? 'tier';
+  if (typeof tierClaim !== 'string' || tierClaim === '') fail('jwt.tierClaim', 'must be a non-empty string');
+  return Object.freeze({
+    key,
+    algorithms: [...algorithms],
+    issuer: jwt.issuer,
+    audience: jwt.audience,
+    clockToleranceSec,
+    requireExp: jwt.requireExp ?? true,
+    tierClaim,
+    maxTokenLength,
+    cacheSize,
+  });
+}
+
+/** Validates the options once, at start-up, so a mistake never surfaces as a 500 on the first request. */
+export function resolveAgentSecurityConfig(options: AgentSecurityOptions): AgentSecurityConfig {
+  if (typeof options !== 'object' || options === null) fail('options', 'AgentSecurityModule.forRoot() needs an options object');
+  const jwt = checkJwt(options);
+
+  if (options.tiers !== undefined && (typeof options.tiers !== 'object' || options.tiers === null)) fail('tiers', 'expected an object of tier name to { limit, windowMs }');
+  const tiers = new Map<string, TierLimits>();
+  for (const [name, tier] of Object.entries({ ...DEFAULT_TIERS, ...options.tiers })) {
+    if (name === ANONYMOUS_TIER) fail(`tiers.${name}`, `"${ANONYMOUS_TIER}" is reserved for @Public() routes; set it with the "anonymous" option`);
+    tiers.set(name, checkTier(`tiers.${name}`, tier));
+  }
+  const defaultTier = options.defaultTier ?? DEFAULT_TIER;
+  if (!tiers.has(defaultTier)) fail('defaultTier', `names tier "${defaultTier}", which is not defined (defined: ${[...tiers.keys()].join(', ')})`);
+  const anonymous = checkTier('anonymous', options.anonymous ?? DEFAULT_ANONYMOUS_LIMITS);
+
+  const throttling = options.throttling ?? {};
+  const onStoreError = throttling.onStoreError ?? 'fallback';
+  if (!STORE_ERROR_POLICIES.has(onStoreError)) fail('throttling.onStoreError', `must be one of fallback, allow, deny; got ${JSON.stringify(onStoreError)}`);
+  const commandTimeoutMs = throttling.commandTimeoutMs ?? 50;
+  if (!isNonNegativeInteger(commandTimeoutMs) || commandTimeoutMs === 0) fail('throttling.commandTimeoutMs', 'must be a whole number of milliseconds > 0');
+  const keyPrefix = throttling.keyPrefix ?? 'agent-security:rl';
+  if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) fail('throttling.keyPrefix', 'must be a string without { or } (the module adds the Redis Cluster hash tag itself)');
+
+  const cors = options.cors ?? false;
+  if (cors) {
+    const origins = ([] as unknown[]).concat(cors.origins);
+    if (cors.credentials && origins.includes('*')) {
+      fail('cors.origins', '"*" cannot be combined with credentials: true (browsers reject that answer); list the allowed origins');
+    }
+  }
+
+  return Object.freeze({
+    jwt,
+    tiers,
+    defaultTier,
+    anonymous,
+    redis: options.redis,
+    throttling: Object.freeze({ keyPrefix, onStoreError, commandTimeoutMs }),
+    logging: options.logging ?? {},
+    cors,
+  });
+}

@@ -1,0 +1,53 @@
+import { Global, Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { APP_GUARD, ModulesContainer } from '@nestjs/core';
+import { JwtService } from '@nestjs/jwt';
+import { resolveAgentSecurityConfig, type AgentSecurityConfig } from './agent-security.config.js';
+import { AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT } from './agent-security.constants.js';
+import { AGENT_SECURITY_OPTIONS, ConfigurableModuleClass } from './agent-security.module-definition.js';
+import type { AgentSecurityOptions } from './agent-security-options.interface.js';
+import { AuthGuard } from './auth/auth.guard.js';
+import { TokenVerifier } from './auth/token-verifier.js';
+
+/**
+ * Import once, in the root module: `AgentSecurityModule.forRoot({ jwt, tiers, redis, cors })`.
+ * It registers its guards globally; nothing else to wire. Global so that its services
+ * can be injected anywhere, as nestjs-pino's LoggerModule is.
+ */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: AGENT_SECURITY_CONFIG,
+      inject: [AGENT_SECURITY_OPTIONS],
+      useFactory: (options: AgentSecurityOptions) => resolveAgentSecurityConfig(options),
+    },
+    {
+      provide: AGENT_SECURITY_JWT,
+      inject: [AGENT_SECURITY_CONFIG],
+      useFactory: ({ jwt }: AgentSecurityConfig) =>
+        new JwtService(jwt.algorithms[0].startsWith('HS') ? { secret: jwt.key } : { publicKey: jwt.key }),
+    },
+    TokenVerifier,
+    // Order matters: Nest runs global guards in registration order, and throttling needs the verified tier.
+    { provide: APP_GUARD, useClass: AuthGuard },
+  ],
+  exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT, TokenVerifier],
+})
+export class AgentSecurityModule extends ConfigurableModuleClass implements OnModuleInit {
+  constructor(@Inject(ModulesContainer) private readonly modules: ModulesContainer) {
+    super();
+  }
+
+  onModuleInit(): void {
+    let imports = 0;
+    for (const module of this.modules.values()) {
+      if (module.metatype === AgentSecurityModule) imports++;
+    }
+    if (imports > 1) {
+      throw new Error(
+        `AgentSecurityModule.forRoot() is imported ${imports} times; every request would pass its guards ${imports} times. ` +
+          'Import it once, in the root module: its guards and services are global.',
+      );
+    }
+  }
+}

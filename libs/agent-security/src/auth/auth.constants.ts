@@ -1,0 +1,7 @@
+export const MISSING_TOKEN_MESSAGE = 'Missing or invalid auth token';
+export const EXPIRED_TOKEN_MESSAGE = 'Token expired';
+export const INVALID_TOKEN_MESSAGE = 'Invalid token';
+
+/** RFC 6750 §3: no error code when credentials are absent, `invalid_token` when they fail. */
+export const WWW_AUTHENTICATE_MISSING = 'Bearer realm="agent-security"';
+export const WWW_AUTHENTICATE_INVALID = 'Bearer realm="agent-security", error="invalid_token"';

@@ -1,0 +1,103 @@
+import { Controller, Get, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { JwtService } from '@nestjs/jwt';
+import jwt from 'jsonwebtoken';
+import { resolveAgentSecurityConfig } from '../agent-security.config';
+import { AuthGuard, bearerToken } from './auth.guard';
+import { Public } from './public.decorator';
+import { TokenVerifier } from './token-verifier';
+
+const SECRET = 'unit-test-secret-of-at-least-32-bytes';
+
+@Public()
+@Controller()
+class PublicController {
+  @Get() open() {}
+  @Public(false) @Get('closed') closed() {}
+}
+
+@Controller()
+class PrivateController {
+  @Get() closed() {}
+  @Public() @Get('open') open() {}
+}
+
+function contextFor(controller: Function, handler: Function, headers: Record<string, string> = {}) {
+  const request: Record<string, unknown> = { headers };
+  const response = { headers: {} as Record<string, string>, setHeader(name: string, value: string) { this.headers[name] = value; } };
+  return {
+    request,
+    response,
+    context: {
+      getType: () => 'http',
+      getHandler: () => handler,
+      getClass: () => controller,
+      switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }),
+    } as never,
+  };
+}
+
+describe('AuthGuard', () => {
+  const config = resolveAgentSecurityConfig({ jwt: { secret: SECRET } });
+  const guard = new AuthGuard(new Reflector(), new TokenVerifier(config, new JwtService({ secret: SECRET })));
+  const token = jwt.sign({ sub: 'alice', tier: 'pro' }, SECRET, { expiresIn: 60 });
+
+  it('lets a @Public() class through and lets a handler override it', () => {
+    expect(guard.canActivate(contextFor(PublicController, PublicController.prototype.open).context)).toBe(true);
+    expect(() => guard.canActivate(contextFor(PublicController, PublicController.prototype.closed).context)).toThrow(UnauthorizedException);
+  });
+
+  it('lets a @Public() handler of a private class through', () => {
+    expect(guard.canActivate(contextFor(PrivateController, PrivateController.prototype.open).context)).toBe(true);
+    expect(() => guard.canActivate(contextFor(PrivateController, PrivateController.prototype.closed).context)).toThrow(UnauthorizedException);
+  });
+
+  it('puts a frozen principal on the request', () => {
+    const { context, request } = contextFor(PrivateController, PrivateController.prototype.closed, { authorization: `Bearer ${token}` });
+    expect(guard.canActivate(context)).toBe(true);
+    expect(request.principal).toMatchObject({ userId: 'alice', tier: 'pro', claims: { sub: 'alice', tier: 'pro' } });
+    expect(Object.isFrozen(request.principal)).toBe(true);
+  });
+
+  it('sets a Bearer challenge on rejection', () => {
+    const { context, response } = contextFor(PrivateController, PrivateController.prototype.closed, { authorization: 'Bearer x.y.z' });
+    expect(() => guard.canActivate(context)).toThrow('Invalid token');
+    expect(response.headers['WWW-Authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
+  });
+
+  it('remembers a verified token: the second check does not verify the signature again', () => {
+    const jwtService = new JwtService({ secret: SECRET });
+    const verify = jest.spyOn(jwtService, 'verify');
+    const verifier = new TokenVerifier(config, jwtService);
+    verifier.verify(token);
+    verifier.verify(token);
+    expect(verify).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps its cache bounded', () => {
+    const small = resolveAgentSecurityConfig({ jwt: { secret: SECRET, cacheSize: 2 } });
+    const jwtService = new JwtService({ secret: SECRET });
+    const verify = jest.spyOn(jwtService, 'verify');
+    const verifier = new TokenVerifier(small, jwtService);
+    const tokens = ['a', 'b', 'c'].map((sub) => jwt.sign({ sub }, SECRET, { expiresIn: 60 }));
+    tokens.forEach((t) => verifier.verify(t));
+    verifier.verify(tokens[0]);
+    expect(verify).toHaveBeenCalledTimes(4);
+  });
+});
+
+describe('bearerToken', () => {
+  it.each([
+    [undefined, undefined],
+    ['Bearer', undefined],
+    ['Bearer ', undefined],
+    ['Bearer  ', undefined],
+    ['Basic abc', undefined],
+    ['Bearerabc.def.ghi', undefined],
+    ['Bearer abc', 'abc'],
+    ['bearer abc', 'abc'],
+    ['BEARER abc ', 'abc'],
+  ])('%j -> %j', (header, expected) => {
+    expect(bearerToken(header)).toBe(expected);
+  });
+});

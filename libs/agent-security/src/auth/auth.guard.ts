@@ -1,0 +1,56 @@
+import { type CanActivate, type ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { IncomingMessage, ServerResponse } from 'http';
+import {
+  INVALID_TOKEN_MESSAGE,
+  MISSING_TOKEN_MESSAGE,
+  WWW_AUTHENTICATE_INVALID,
+  WWW_AUTHENTICATE_MISSING,
+} from './auth.constants.js';
+import { IS_PUBLIC_KEY } from './public.decorator.js';
+import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
+
+/**
+ * Global guard: every route needs `Authorization: Bearer <jwt>` unless it is `@Public()`.
+ * Registered by AgentSecurityModule before the throttler guard, which reads the tier it sets.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly verifier: TokenVerifier,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    if (context.getType() !== 'http') return true;
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [context.getHandler(), context.getClass()])) {
+      return true;
+    }
+    const http = context.switchToHttp();
+    const request = http.getRequest<IncomingMessage>();
+    const token = bearerToken(request.headers.authorization);
+    if (token === undefined) {
+      reject(http.getResponse<ServerResponse>(), WWW_AUTHENTICATE_MISSING, MISSING_TOKEN_MESSAGE);
+    }
+    try {
+      request.principal = this.verifier.verify(token);
+    } catch (error) {
+      const message = error instanceof TokenRejectedError ? error.message : INVALID_TOKEN_MESSAGE;
+      reject(http.getResponse<ServerResponse>(), WWW_AUTHENTICATE_INVALID, message);
+    }
+    return true;
+  }
+}
+
+/** The token of a `Bearer` header (scheme case-insensitive, RFC 7235 §2.1), or undefined when there is none. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined || header.length < 8) return undefined;
+  if (header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
+  const token = header.slice(7).trim();
+  return token === '' ? undefined : token;
+}
+
+function reject(response: ServerResponse, challenge: string, message: string): never {
+  response.setHeader('WWW-Authenticate', challenge);
+  throw new UnauthorizedException(message);
+}

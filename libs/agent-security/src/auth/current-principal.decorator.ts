@@ -1,0 +1,14 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { IncomingMessage } from 'http';
+import type { AgentPrincipal } from './agent-principal.interface.js';
+
+/**
+ * The verified caller, or one of its fields: `@CurrentPrincipal() p: AgentPrincipal`, `@CurrentPrincipal('userId') id: string`.
+ * Undefined on a `@Public()` route.
+ */
+export const CurrentPrincipal = createParamDecorator(
+  (field: keyof AgentPrincipal | undefined, ctx: ExecutionContext) => {
+    const principal = ctx.switchToHttp().getRequest<IncomingMessage>().principal;
+    return field && principal ? principal[field] : principal;
+  },
+);

@@ -1,0 +1,93 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { JwtService } from '@nestjs/jwt';
+import type { JwtVerifyOptions } from '@nestjs/jwt';
+import { AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT } from '../agent-security.constants.js';
+import type { AgentSecurityConfig } from '../agent-security.config.js';
+import type { AgentClaims, AgentPrincipal } from './agent-principal.interface.js';
+import { EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE } from './auth.constants.js';
+
+/** Thrown with one of the seed's fixed messages; the library's own error text never reaches a caller. */
+export class TokenRejectedError extends Error {}
+
+// Three base64url segments; anything else is refused before base64 or crypto work.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+interface CacheEntry {
+  readonly principal: AgentPrincipal;
+  /** Epoch ms past which the token no longer verifies. */
+  readonly expiresAt: number;
+}
+
+/**
+ * Verifies bearer tokens with @nestjs/jwt and turns them into principals.
+ * Verified tokens are remembered until their `exp`, keyed by the exact token string:
+ * a signature check costs tens of microseconds and an agent client sends the same token many times.
+ */
+@Injectable()
+export class TokenVerifier {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly verifyOptions: JwtVerifyOptions;
+  private readonly cacheSize: number;
+  private readonly toleranceMs: number;
+
+  constructor(
+    @Inject(AGENT_SECURITY_CONFIG) private readonly config: AgentSecurityConfig,
+    @Inject(AGENT_SECURITY_JWT) private readonly jwt: JwtService,
+  ) {
+    const { jwt: options } = config;
+    this.cacheSize = options.cacheSize;
+    this.toleranceMs = options.clockToleranceSec * 1000;
+    this.verifyOptions = {
+      algorithms: options.algorithms,
+      issuer: options.issuer as JwtVerifyOptions['issuer'],
+      audience: options.audience as JwtVerifyOptions['audience'],
+      clockTolerance: options.clockToleranceSec,
+    };
+  }
+
+  verify(token: string): AgentPrincipal {
+    if (token.length > this.config.jwt.maxTokenLength) throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
+    const cached = this.cache.get(token);
+    if (cached !== undefined) {
+      if (Date.now() < cached.expiresAt) return cached.principal;
+      this.cache.delete(token);
+      throw new TokenRejectedError(EXPIRED_TOKEN_MESSAGE);
+    }
+    if (!COMPACT_JWS.test(token)) {
+      throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
+    }
+    let claims: AgentClaims;
+    try {
+      claims = this.jwt.verify<AgentClaims>(token, this.verifyOptions);
+    } catch (error) {
+      throw new TokenRejectedError(
+        (error as Error).name === 'TokenExpiredError' ? EXPIRED_TOKEN_MESSAGE : INVALID_TOKEN_MESSAGE,
+      );
+    }
+    const principal = this.toPrincipal(claims);
+    if (this.cacheSize > 0 && typeof claims.exp === 'number') {
+      if (this.cache.size >= this.cacheSize) {
+        // Oldest insertion goes first: cheap, and a hot token is re-verified at most once per eviction.
+        this.cache.delete(this.cache.keys().next().value as string);
+      }
+      this.cache.set(token, { principal, expiresAt: claims.exp * 1000 + this.toleranceMs });
+    }
+    return principal;
+  }
+
+  private toPrincipal(claims: AgentClaims): AgentPrincipal {
+    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
+      throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
+    }
+    if (typeof claims.sub !== 'string' || claims.sub === '') {
+      throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
+    }
+    if (claims.exp === undefined ? this.config.jwt.requireExp : typeof claims.exp !== 'number') {
+      throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
+    }
+    const named = claims[this.config.jwt.tierClaim];
+    // Only a tier the options define; never a higher one by accident.
+    const tier = typeof named === 'string' && this.config.tiers.has(named) ? named : this.config.defaultTier;
+    return Object.freeze({ userId: claims.sub, tier, claims: Object.freeze(claims) });
+  }
+}

@@ -1,0 +1,30 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import jwt from 'jsonwebtoken';
+import type { AgentSecurityOptions } from '@agent-security/core';
+import { createDemoApp } from '../../src/bootstrap';
+import { loadDemoConfig, type DemoConfig } from '../../src/demo-config';
+
+export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!!';
+
+/** The demo app as `npm start` builds it, with the test secret and any option overrides. */
+export async function startDemo(
+  overrides: Partial<AgentSecurityOptions> = {},
+  env: NodeJS.ProcessEnv = {},
+): Promise<NestExpressApplication> {
+  const config: DemoConfig = loadDemoConfig({ JWT_SECRET: TEST_SECRET, ...env });
+  config.security = { ...config.security, ...overrides };
+  const app = await createDemoApp(config);
+  await app.init();
+  return app;
+}
+
+export function signToken(
+  claims: Record<string, unknown> = {},
+  options: jwt.SignOptions = {},
+  secret: string = TEST_SECRET,
+): string {
+  const expiry: jwt.SignOptions = 'exp' in claims ? {} : { expiresIn: '1h' };
+  return jwt.sign({ sub: 'alice', ...claims }, secret, { algorithm: 'HS256', ...expiry, ...options });
+}
+
+export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
