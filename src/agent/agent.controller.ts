@@ -1,10 +1,18 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Public } from '@agent-security/core';
 import { ChatRequestPipe, type ChatRequest } from './chat-request.pipe.js';
 import { StandInModel, type ModelReply } from './stand-in-model.js';
 
 @Controller('agent')
 export class AgentController {
   constructor(private readonly model: StandInModel) {}
+
+  /** Public, so limited per client IP by the `anonymous` tier. */
+  @Public()
+  @Get('models')
+  models(): { models: string[] } {
+    return { models: [StandInModel.id] };
+  }
 
   @Post('chat')
   @HttpCode(200)

@@ -16,6 +16,8 @@ export interface ModelReply {
  */
 @Injectable()
 export class StandInModel {
+  static readonly id = 'stand-in-echo-1';
+
   complete(message: string): ModelReply {
     const reply = this.replyTo(message);
     return { reply, usage: { inputTokens: countTokens(message), outputTokens: countTokens(reply) } };

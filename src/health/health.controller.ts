@@ -1,7 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
-import { Public } from '@agent-security/core';
+import { Public, SkipThrottle } from '@agent-security/core';
 
+/** Public and unthrottled: load balancers poll it. */
 @Public()
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
   @Get()

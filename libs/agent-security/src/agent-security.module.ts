@@ -7,6 +7,10 @@ import { AGENT_SECURITY_OPTIONS, ConfigurableModuleClass } from './agent-securit
 import type { AgentSecurityOptions } from './agent-security-options.interface.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { TokenVerifier } from './auth/token-verifier.js';
+import { RedisConnection } from './throttling/redis-connection.js';
+import { TierThrottlerGuard } from './throttling/tier-throttler.guard.js';
+import { throttlingProviders } from './throttling/throttling.providers.js';
+import { AGENT_SECURITY_STORE } from './throttling/throttling.constants.js';
 
 /**
  * Import once, in the root module: `AgentSecurityModule.forRoot({ jwt, tiers, redis, cors })`.
@@ -28,10 +32,12 @@ import { TokenVerifier } from './auth/token-verifier.js';
         new JwtService(jwt.algorithms[0].startsWith('HS') ? { secret: jwt.key } : { publicKey: jwt.key }),
     },
     TokenVerifier,
+    ...throttlingProviders,
     // Order matters: Nest runs global guards in registration order, and throttling needs the verified tier.
     { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_GUARD, useClass: TierThrottlerGuard },
   ],
-  exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT, TokenVerifier],
+  exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection],
 })
 export class AgentSecurityModule extends ConfigurableModuleClass implements OnModuleInit {
   constructor(@Inject(ModulesContainer) private readonly modules: ModulesContainer) {

@@ -10,3 +10,14 @@ export { CurrentPrincipal } from './auth/current-principal.decorator.js';
 export type { AgentPrincipal, AgentClaims } from './auth/agent-principal.interface.js';
 export { TokenVerifier } from './auth/token-verifier.js';
 export { MISSING_TOKEN_MESSAGE, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE } from './auth/auth.constants.js';
+
+export { TierThrottlerGuard } from './throttling/tier-throttler.guard.js';
+export { RedisThrottlerStorage } from './throttling/redis-throttler.storage.js';
+export { MemoryThrottlerStorage, type MemoryThrottlerStorageOptions } from './throttling/memory-throttler.storage.js';
+export type { SlidingWindowStore, WindowRule, WindowState, ConsumeResult } from './throttling/sliding-window.interface.js';
+export { RateLimitExceededException, type RateLimitExceededBody } from './throttling/rate-limit.exception.js';
+export { AGENT_SECURITY_STORE } from './throttling/throttling.constants.js';
+export { RedisConnection } from './throttling/redis-connection.js';
+export { FailoverStore, type StoreState } from './throttling/failover.store.js';
+// Re-exported so that an app imports its route-level controls from one place.
+export { Throttle, SkipThrottle } from '@nestjs/throttler';

@@ -1,0 +1,79 @@
+import { Logger, ServiceUnavailableException } from '@nestjs/common';
+import type { StoreErrorPolicy } from '../agent-security-options.interface.js';
+import type { ConsumeResult, SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
+
+export type StoreState = 'up' | 'down';
+
+export const STORE_UNAVAILABLE_MESSAGE = 'Rate limiting is unavailable; try again shortly';
+
+/**
+ * Puts a policy in front of the Redis store for when Redis cannot answer in time.
+ * `fallback` spends budgets in process memory meanwhile (limits hold per instance), `allow` lets requests
+ * through, `deny` answers 503. While Redis is down, at most one request per `probeIntervalMs` tries it again,
+ * so a dead Redis costs the other requests nothing. Each change of state is logged once.
+ */
+export class FailoverStore implements SlidingWindowStore {
+  private state: StoreState = 'up';
+  private nextProbeAt = 0;
+  private lastError: string | undefined;
+  private readonly logger = new Logger('AgentSecurity');
+
+  constructor(
+    private readonly primary: SlidingWindowStore,
+    private readonly fallback: SlidingWindowStore,
+    private readonly policy: StoreErrorPolicy,
+    private readonly probeIntervalMs = 1000,
+  ) {}
+
+  get status(): { state: StoreState; policy: StoreErrorPolicy; lastError?: string } {
+    return { state: this.state, policy: this.policy, lastError: this.lastError };
+  }
+
+  consume(rules: readonly WindowRule[]): Promise<ConsumeResult> {
+    if (this.state === 'down') {
+      const now = Date.now();
+      if (now < this.nextProbeAt) return this.degraded(rules);
+      this.nextProbeAt = now + this.probeIntervalMs;
+    }
+    return this.primary.consume(rules).then(
+      (result) => {
+        if (this.state === 'down') {
+          this.state = 'up';
+          this.lastError = undefined;
+          this.logger.log('Redis is back: rate limits are enforced in Redis again');
+        }
+        return result;
+      },
+      (error: unknown) => {
+        if (this.state === 'up') {
+          this.state = 'down';
+          this.nextProbeAt = Date.now() + this.probeIntervalMs;
+          this.lastError = error instanceof Error ? error.message : String(error);
+          this.logger.warn(`Redis unavailable (${this.lastError}): ${POLICY_EFFECT[this.policy]}`);
+        }
+        return this.degraded(rules);
+      },
+    );
+  }
+
+  private degraded(rules: readonly WindowRule[]): Promise<ConsumeResult> {
+    switch (this.policy) {
+      case 'fallback':
+        return this.fallback.consume(rules);
+      case 'allow':
+        return Promise.resolve(unlimited(rules));
+      case 'deny':
+        return Promise.reject(new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE));
+    }
+  }
+}
+
+const POLICY_EFFECT: Record<StoreErrorPolicy, string> = {
+  fallback: 'enforcing limits per instance in memory until it returns',
+  allow: 'letting requests through unlimited until it returns',
+  deny: 'answering 503 until it returns',
+};
+
+function unlimited(rules: readonly WindowRule[]): ConsumeResult {
+  return { allowed: true, blockedBy: -1, windows: rules.map(() => ({ totalHits: 0, resetMs: 0 })) };
+}

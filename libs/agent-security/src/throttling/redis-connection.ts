@@ -1,0 +1,71 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Cluster, Redis } from 'ioredis';
+import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
+import type { AgentSecurityConfig } from '../agent-security.config.js';
+
+/** How long start-up waits for Redis before it goes on (with the store-error policy in force). */
+const CONNECT_WAIT_MS = 2000;
+
+/**
+ * The module's Redis connection: the user's client as given, or one it opens from a URL or options.
+ * A connection it opens fails fast instead of queueing: a per-command timeout and no offline queue,
+ * so a Redis that hangs or is gone never holds a request for longer than `commandTimeoutMs`.
+ * It closes only a connection it opened.
+ */
+@Injectable()
+export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
+  readonly client: Redis | Cluster | undefined;
+  private readonly owned: boolean;
+  private readonly logger = new Logger('AgentSecurity');
+
+  constructor(@Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig) {
+    const { redis } = config;
+    const failFast = {
+      commandTimeout: config.throttling.commandTimeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      // Reconnect quickly but not in a tight loop while Redis is away.
+      retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
+    };
+    if (redis === undefined) {
+      this.client = undefined;
+      this.owned = false;
+    } else if (redis instanceof Redis || redis instanceof Cluster) {
+      this.client = redis;
+      this.owned = false;
+    } else if (typeof redis === 'string') {
+      this.client = new Redis(redis, failFast);
+      this.owned = true;
+    } else {
+      this.client = new Redis({ ...redis, ...failFast });
+      this.owned = true;
+    }
+    // Without a listener ioredis reports every failed reconnect as an unhandled 'error' event.
+    if (this.owned) this.client!.on('error', () => undefined);
+  }
+
+  async onModuleInit(): Promise<void> {
+    const client = this.client;
+    if (client === undefined || client.status === 'ready') return;
+    const ready = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), CONNECT_WAIT_MS);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        resolve(ok);
+      };
+      const onReady = () => done(true);
+      client.on('ready', onReady);
+    });
+    if (!ready) this.logger.warn(`Redis not ready after ${CONNECT_WAIT_MS} ms; starting with the store-error policy in force`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.owned || this.client === undefined) return;
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+}

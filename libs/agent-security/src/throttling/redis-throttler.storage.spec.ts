@@ -1,0 +1,98 @@
+import { Redis } from 'ioredis';
+import { startRedis, type RedisProcess } from '../../../../test/support/redis-server';
+import { RedisThrottlerStorage } from './redis-throttler.storage';
+import { describeSlidingWindowContract } from './sliding-window.contract';
+
+function commandCalls(info: string): Map<string, number> {
+  const calls = new Map<string, number>();
+  for (const match of info.matchAll(/^cmdstat_(\S+?):calls=(\d+)/gm)) calls.set(match[1], Number(match[2]));
+  return calls;
+}
+
+describe('RedisThrottlerStorage (real Redis)', () => {
+  let redis: RedisProcess;
+  let client: Redis;
+  let store: RedisThrottlerStorage;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url);
+    store = new RedisThrottlerStorage(client);
+  });
+  afterAll(async () => {
+    client.disconnect();
+    await redis.stop();
+  });
+
+  describeSlidingWindowContract('redis', () => store);
+
+  it('keeps one sorted set per window that expires on its own', async () => {
+    await store.consume([{ key: 'ttl:{a}', limit: 5, windowMs: 300 }]);
+    expect(await client.type('ttl:{a}')).toBe('zset');
+    const ttl = await client.pttl('ttl:{a}');
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(300);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect(await client.exists('ttl:{a}')).toBe(0);
+  });
+
+  it('spends exactly one script call (by SHA) and no other command per request', async () => {
+    await store.consume([{ key: 'warm:{b}', limit: 5, windowMs: 1000 }]);
+    const admin = new Redis(redis.url);
+    const before = commandCalls(await admin.info('commandstats'));
+    for (let i = 0; i < 50; i++) await store.consume([{ key: `calls:{c${i % 5}}`, limit: 1000, windowMs: 60_000 }]);
+    const after = commandCalls(await admin.info('commandstats'));
+    admin.disconnect();
+    const delta = new Map([...after].map(([name, calls]) => [name, calls - (before.get(name) ?? 0)]));
+    expect(delta.get('evalsha')).toBe(50);
+    expect(delta.get('eval') ?? 0).toBe(0);
+    // Everything else is the script's own work inside Redis or the INFO call itself.
+    const outside = [...delta].filter(([name, calls]) => calls > 0 && !['evalsha', 'info', 'time', 'zremrangebyscore', 'zcard', 'zadd', 'pexpire', 'zrange'].includes(name));
+    expect(outside).toEqual([]);
+  });
+
+  it('lets exactly limit of 3 x limit simultaneous requests through from two instances', async () => {
+    const other = new Redis(redis.url);
+    const second = new RedisThrottlerStorage(other);
+    try {
+      for (let round = 0; round < 5; round++) {
+        const rule = [{ key: `race:{r${round}}`, limit: 25, windowMs: 60_000 }];
+        const results = await Promise.all(Array.from({ length: 75 }, (_, i) => (i % 2 ? store : second).consume(rule)));
+        expect(results.filter((r) => r.allowed)).toHaveLength(25);
+        expect(await client.zcard(`race:{r${round}}`)).toBe(25);
+      }
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it('takes time from Redis, not from the app clock', async () => {
+    const realNow = Date.now;
+    Date.now = () => realNow() + 3_600_000; // an instance an hour ahead
+    try {
+      const rule = [{ key: 'clock:{d}', limit: 1, windowMs: 2000 }];
+      expect((await store.consume(rule)).allowed).toBe(true);
+      const refused = await store.consume(rule);
+      expect(refused.allowed).toBe(false);
+      expect(refused.windows[0].resetMs).toBeGreaterThan(1500);
+      expect(refused.windows[0].resetMs).toBeLessThanOrEqual(2000);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
+  it('closes only a connection it opened', async () => {
+    const borrowed = new Redis(redis.url);
+    const onBorrowed = new RedisThrottlerStorage(borrowed);
+    await onBorrowed.onApplicationShutdown();
+    expect(await borrowed.ping()).toBe('PONG');
+    borrowed.disconnect();
+
+    const owning = new RedisThrottlerStorage(redis.url);
+    await owning.consume([{ key: 'own:{e}', limit: 1, windowMs: 1000 }]);
+    const ended = new Promise((resolve) => owning.client.once('end', resolve));
+    await owning.onApplicationShutdown();
+    await ended;
+    expect(owning.client.status).toBe('end');
+  });
+});

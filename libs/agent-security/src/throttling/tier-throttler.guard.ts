@@ -1,0 +1,134 @@
+import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  ThrottlerGuard,
+  type ThrottlerModuleOptions,
+  type ThrottlerStorage,
+} from '@nestjs/throttler';
+import type { IncomingMessage, ServerResponse } from 'http';
+import { AGENT_SECURITY_CONFIG, ANONYMOUS_TIER } from '../agent-security.constants.js';
+import type { AgentSecurityConfig } from '../agent-security.config.js';
+import { rateLimitPolicy, setRateLimitHeaders, type RateLimitPolicy } from './rate-limit-headers.js';
+import { RateLimitExceededException } from './rate-limit.exception.js';
+import type { SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
+import {
+  AGENT_SECURITY_STORE,
+  DEFAULT_THROTTLER,
+  ROUTE_POLICY_NAME,
+  THROTTLER_LIMIT,
+  THROTTLER_SKIP,
+  THROTTLER_TTL,
+} from './throttling.constants.js';
+
+type Resolvable = number | ((context: ExecutionContext) => number | Promise<number>);
+
+/** What the reflector says of one handler, read once: metadata does not change after start-up. */
+interface RouteThrottling {
+  readonly controller: Function;
+  readonly skip: boolean;
+  readonly limit?: Resolvable;
+  readonly ttl?: Resolvable;
+  /** Appended to the caller's key, inside the same hash slot, for a route's own window. */
+  readonly keySuffix: string;
+}
+
+/**
+ * Spends one request of the caller's tier budget per request, in one store call.
+ *
+ * The caller is the verified `userId` (the AuthGuard runs first), or the client IP on `@Public()`
+ * routes (Express's `trust proxy` decides which IP). One budget per caller across all routes; a
+ * route's `@Throttle({ default: { limit, ttl } })` adds a stricter window that is checked in the
+ * same atomic call, so a request refused by one window is counted by neither. `@SkipThrottle()` skips.
+ */
+@Injectable()
+export class TierThrottlerGuard extends ThrottlerGuard {
+  private readonly routes = new WeakMap<Function, RouteThrottling>();
+  private readonly tierPolicies = new Map<string, RateLimitPolicy>();
+  private readonly anonymousPolicy: RateLimitPolicy;
+  private readonly userKeyPrefix: string;
+  private readonly ipKeyPrefix: string;
+
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    @Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig,
+    @Inject(AGENT_SECURITY_STORE) private readonly store: SlidingWindowStore,
+  ) {
+    super(options, storage, reflector);
+    for (const [name, tier] of config.tiers) this.tierPolicies.set(name, rateLimitPolicy(name, tier.limit, tier.windowMs));
+    this.anonymousPolicy = rateLimitPolicy(ANONYMOUS_TIER, config.anonymous.limit, config.anonymous.windowMs);
+    // The braces are a Redis Cluster hash tag: every key of one caller lives in one slot, so one script can touch them all.
+    this.userKeyPrefix = `${config.throttling.keyPrefix}:{user:`;
+    this.ipKeyPrefix = `${config.throttling.keyPrefix}:{ip:`;
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const route = this.routeThrottling(context);
+    if (route.skip) return true;
+
+    const http = context.switchToHttp();
+    const request = http.getRequest<IncomingMessage & { ip?: string }>();
+    const response = http.getResponse<ServerResponse>();
+    const principal = request.principal;
+    const policy = principal === undefined ? this.anonymousPolicy : this.tierPolicies.get(principal.tier)!;
+    const callerKey =
+      principal === undefined ? `${this.ipKeyPrefix}${request.ip ?? 'unknown'}}` : `${this.userKeyPrefix}${principal.userId}}`;
+
+    const rules: WindowRule[] = [{ key: callerKey, limit: policy.limit, windowMs: policy.windowMs }];
+    let routePolicy: RateLimitPolicy | undefined;
+    if (route.limit !== undefined || route.ttl !== undefined) {
+      const limit = await this.resolve(context, route.limit, policy.limit);
+      const windowMs = await this.resolve(context, route.ttl, policy.windowMs);
+      routePolicy = rateLimitPolicy(ROUTE_POLICY_NAME, limit, windowMs);
+      rules.push({ key: callerKey + route.keySuffix, limit, windowMs });
+    }
+
+    const { allowed, blockedBy, windows } = await this.store.consume(rules);
+    const caller = windows[0];
+    const callerReset = Math.ceil(caller.resetMs / 1000);
+    const callerRemaining = Math.max(0, policy.limit - caller.totalHits);
+    if (routePolicy === undefined) {
+      setRateLimitHeaders(response, policy, callerRemaining, callerReset);
+    } else {
+      const own = windows[1];
+      setRateLimitHeaders(response, policy, callerRemaining, callerReset, {
+        policy: routePolicy,
+        remaining: Math.max(0, routePolicy.limit - own.totalHits),
+        resetSec: Math.ceil(own.resetMs / 1000),
+      });
+    }
+    if (allowed) return true;
+
+    const refused = blockedBy === 1 ? routePolicy! : policy;
+    const retryAfter = Math.max(1, Math.ceil(windows[blockedBy].resetMs / 1000));
+    response.setHeader('Retry-After', retryAfter);
+    throw new RateLimitExceededException(refused.limit, refused.windowMs, retryAfter, principal?.tier ?? ANONYMOUS_TIER);
+  }
+
+  private routeThrottling(context: ExecutionContext): RouteThrottling {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    const cached = this.routes.get(handler);
+    // A method inherited by two controllers is one function: the class check keeps their metadata apart.
+    if (cached !== undefined && cached.controller === controller) return cached;
+    const targets = [handler, controller];
+    const route: RouteThrottling = {
+      controller,
+      skip: this.reflector.getAllAndOverride<boolean>(THROTTLER_SKIP + DEFAULT_THROTTLER, targets) === true,
+      limit: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_LIMIT + DEFAULT_THROTTLER, targets),
+      ttl: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_TTL + DEFAULT_THROTTLER, targets),
+      keySuffix: `:route:${controller.name}.${handler.name}`,
+    };
+    this.routes.set(handler, route);
+    return route;
+  }
+
+  private async resolve(context: ExecutionContext, value: Resolvable | undefined, fallback: number): Promise<number> {
+    if (value === undefined) return fallback;
+    return typeof value === 'function' ? value(context) : value;
+  }
+}
