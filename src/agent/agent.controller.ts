@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { Public } from '@agent-security/core';
+import { Public, Throttle } from '@agent-security/core';
 import { ChatRequestPipe, type ChatRequest } from './chat-request.pipe.js';
 import { StandInModel, type ModelReply } from './stand-in-model.js';
 
@@ -14,6 +14,8 @@ export class AgentController {
     return { models: [StandInModel.id] };
   }
 
+  /** Each chat calls the model: at most 10 a minute, on top of the tier budget. */
+  @Throttle({ default: { limit: 10, ttl: 60_000 } })
   @Post('chat')
   @HttpCode(200)
   chat(@Body(ChatRequestPipe) { message }: ChatRequest): ModelReply {

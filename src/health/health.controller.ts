@@ -1,13 +1,25 @@
-import { Controller, Get } from '@nestjs/common';
-import { Public, SkipThrottle } from '@agent-security/core';
+import { Controller, Get, HttpCode, HttpStatus, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { Public, RateLimitStoreHealthIndicator, SkipThrottle, type RateLimitStoreHealth } from '@agent-security/core';
 
 /** Public and unthrottled: load balancers poll it. */
 @Public()
 @SkipThrottle()
 @Controller('health')
 export class HealthController {
+  constructor(private readonly store: RateLimitStoreHealthIndicator) {}
+
   @Get()
   check(): { status: 'ok' } {
     return { status: 'ok' };
+  }
+
+  /** Readiness: 503 while Redis is unreachable, with what enforces the limits meanwhile. */
+  @Get('ready')
+  @HttpCode(HttpStatus.OK)
+  ready(@Res({ passthrough: true }) response: Response): { status: 'ok' | 'degraded'; rateLimitStore: RateLimitStoreHealth } {
+    const { rateLimitStore } = this.store.check('rateLimitStore');
+    if (rateLimitStore.status === 'down') response.status(HttpStatus.SERVICE_UNAVAILABLE);
+    return { status: rateLimitStore.status === 'up' ? 'ok' : 'degraded', rateLimitStore };
   }
 }

@@ -8,6 +8,7 @@ import type { AgentSecurityOptions } from './agent-security-options.interface.js
 import { AuthGuard } from './auth/auth.guard.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { RedisConnection } from './throttling/redis-connection.js';
+import { RateLimitStoreHealthIndicator } from './throttling/rate-limit-store.health.js';
 import { TierThrottlerGuard } from './throttling/tier-throttler.guard.js';
 import { throttlingProviders } from './throttling/throttling.providers.js';
 import { AGENT_SECURITY_STORE } from './throttling/throttling.constants.js';
@@ -33,11 +34,12 @@ import { AGENT_SECURITY_STORE } from './throttling/throttling.constants.js';
     },
     TokenVerifier,
     ...throttlingProviders,
+    RateLimitStoreHealthIndicator,
     // Order matters: Nest runs global guards in registration order, and throttling needs the verified tier.
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_GUARD, useClass: TierThrottlerGuard },
   ],
-  exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection],
+  exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection, RateLimitStoreHealthIndicator],
 })
 export class AgentSecurityModule extends ConfigurableModuleClass implements OnModuleInit {
   constructor(@Inject(ModulesContainer) private readonly modules: ModulesContainer) {

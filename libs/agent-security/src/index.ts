@@ -18,6 +18,7 @@ export type { SlidingWindowStore, WindowRule, WindowState, ConsumeResult } from 
 export { RateLimitExceededException, type RateLimitExceededBody } from './throttling/rate-limit.exception.js';
 export { AGENT_SECURITY_STORE } from './throttling/throttling.constants.js';
 export { RedisConnection } from './throttling/redis-connection.js';
-export { FailoverStore, type StoreState } from './throttling/failover.store.js';
+export { FailoverStore, type StoreState, STORE_UNAVAILABLE_MESSAGE } from './throttling/failover.store.js';
+export { RateLimitStoreHealthIndicator, type RateLimitStoreHealth } from './throttling/rate-limit-store.health.js';
 // Re-exported so that an app imports its route-level controls from one place.
 export { Throttle, SkipThrottle } from '@nestjs/throttler';

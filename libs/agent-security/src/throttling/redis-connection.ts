@@ -33,6 +33,13 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     } else if (redis instanceof Redis || redis instanceof Cluster) {
       this.client = redis;
       this.owned = false;
+      const options = redis instanceof Cluster ? redis.options.redisOptions : redis.options;
+      if (!options?.commandTimeout) {
+        this.logger.warn(
+          'The Redis client given to AgentSecurityModule has no commandTimeout: a Redis that hangs will hang requests. ' +
+            `Create it with { commandTimeout: ${config.throttling.commandTimeoutMs}, enableOfflineQueue: false }, or pass a URL.`,
+        );
+      }
     } else if (typeof redis === 'string') {
       this.client = new Redis(redis, failFast);
       this.owned = true;

@@ -1,0 +1,126 @@
+import { Logger, type INestApplication } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import type { StoreErrorPolicy } from '@agent-security/core';
+import { bearer, signToken, startDemo } from './support/demo-app';
+import { startRedis, type RedisProcess } from './support/redis-server';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const LIMIT = 5;
+const tiersEnv = JSON.stringify({ free: { limit: LIMIT, windowMs: 60_000 } });
+let seq = 0;
+const freshToken = () => signToken({ sub: `outage-${process.pid}-${++seq}` });
+
+async function demoOn(redis: RedisProcess, onStoreError: StoreErrorPolicy, commandTimeoutMs = 50) {
+  return startDemo({ throttling: { onStoreError, commandTimeoutMs } }, { REDIS_URL: redis.url, AGENT_SECURITY_TIERS: tiersEnv });
+}
+
+async function statusesFor(app: INestApplication, token: string, count: number) {
+  const statuses: number[] = [];
+  for (let i = 0; i < count; i++) statuses.push((await request(app.getHttpServer()).get('/me').set(bearer(token))).status);
+  return statuses;
+}
+
+describe('Redis outages', () => {
+  let redis: RedisProcess;
+  let app: INestApplication | undefined;
+
+  beforeEach(async () => {
+    redis = await startRedis();
+  });
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    await redis.stop();
+    jest.restoreAllMocks();
+  });
+
+  it('fallback: keeps enforcing limits per instance when Redis dies under a stream of requests, with no 5xx', async () => {
+    app = await demoOn(redis, 'fallback');
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const streaming = freshToken();
+    const stream: number[] = [];
+    const streamer = (async () => {
+      for (let i = 0; i < 40; i++) {
+        stream.push((await request(app!.getHttpServer()).get('/me').set(bearer(signToken({ sub: `s-${seq}-${i}` })))).status);
+        await sleep(10);
+      }
+    })();
+    await sleep(100);
+    await redis.stop();
+    await streamer;
+    expect(stream.every((status) => status === 200)).toBe(true);
+
+    // Redis is gone: the budget is still held, in this instance's memory.
+    const statuses = await statusesFor(app, streaming, LIMIT + 3);
+    expect(statuses).toEqual([...Array(LIMIT).fill(200), 429, 429, 429]);
+    const ready = await request(app.getHttpServer()).get('/health/ready').expect(503);
+    expect(ready.body.rateLimitStore).toMatchObject({ status: 'down', store: 'redis', policy: 'fallback', enforcedBy: 'memory' });
+    const losses = warn.mock.calls.filter(([message]) => String(message).includes('Redis unavailable'));
+    expect(losses).toHaveLength(1);
+  });
+
+  it('allow: lets requests through unlimited while Redis is down, with no 5xx', async () => {
+    app = await demoOn(redis, 'allow');
+    await redis.stop();
+    const statuses = await statusesFor(app, freshToken(), LIMIT * 2);
+    expect(statuses).toEqual(Array(LIMIT * 2).fill(200));
+  });
+
+  it('deny: answers 503 with a clear body while Redis is down', async () => {
+    app = await demoOn(redis, 'deny');
+    const token = freshToken();
+    await request(app.getHttpServer()).get('/me').set(bearer(token)).expect(200);
+    await redis.stop();
+    const res = await request(app.getHttpServer()).get('/me').set(bearer(token)).expect(503);
+    expect(res.body).toMatchObject({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: 'Rate limiting is unavailable; try again shortly',
+    });
+  });
+
+  it('a hung Redis (SIGSTOP) does not hang requests: they answer within the command timeout plus a margin', async () => {
+    app = await demoOn(redis, 'fallback', 50);
+    const token = freshToken();
+    await request(app.getHttpServer()).get('/me').set(bearer(token)).expect(200);
+    redis.pause();
+    try {
+      const timings: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const start = Date.now();
+        const res = await request(app.getHttpServer()).get('/me').set(bearer(freshToken()));
+        timings.push(Date.now() - start);
+        expect(res.status).toBe(200);
+      }
+      // 50 ms command timeout; 250 ms of margin for a loaded CI machine. Without the timeout these would hang.
+      expect(Math.max(...timings)).toBeLessThan(300);
+    } finally {
+      redis.resume();
+    }
+  });
+
+  it('goes back to Redis when it returns, and says so once', async () => {
+    app = await demoOn(redis, 'fallback');
+    const log = jest.spyOn(Logger.prototype, 'log');
+    await redis.stop();
+    await request(app.getHttpServer()).get('/me').set(bearer(freshToken())).expect(200);
+    await redis.restart();
+    const client = new Redis(redis.url);
+    try {
+      const deadline = Date.now() + 5000;
+      let i = 0;
+      while (Date.now() < deadline && (await client.keys('agent-security:rl:{user:back-*')).length === 0) {
+        await request(app.getHttpServer()).get('/me').set(bearer(signToken({ sub: `back-${++i}` }))).expect(200);
+        await sleep(100);
+      }
+      // The budget is spent in Redis again.
+      expect((await client.keys('agent-security:rl:{user:back-*')).length).toBe(1);
+    } finally {
+      client.disconnect();
+    }
+    const ready = await request(app.getHttpServer()).get('/health/ready').expect(200);
+    expect(ready.body).toEqual({ status: 'ok', rateLimitStore: { status: 'up', store: 'redis', policy: 'fallback', enforcedBy: 'redis' } });
+    expect(log.mock.calls.filter(([message]) => String(message).includes('Redis is back'))).toHaveLength(1);
+  });
+});
