@@ -1,4 +1,7 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
 import type { AgentSecurityOptions, TierLimits } from '@agent-security/core';
+
+export const DEMO_CONFIG = Symbol('DEMO_CONFIG');
 
 /** A development secret, so the demo starts without setup. Never use it anywhere that matters. */
 export const DEV_JWT_SECRET = 'agent-security-demo-secret-do-not-use-in-production';
@@ -7,19 +10,28 @@ export interface DemoConfig {
   port: number;
   /** True when JWT_SECRET was unset and the development secret is in use. */
   usingDevSecret: boolean;
+  /** Pause between streamed tokens of the stand-in model. */
+  streamTokenDelayMs: number;
   security: AgentSecurityOptions;
 }
 
-/** The demo's configuration from the environment: PORT, JWT_SECRET, REDIS_URL, AGENT_SECURITY_TIERS, CORS_ORIGINS. */
+/** The demo's tiers: the library's request limits plus LLM token budgets and stream caps. */
+export const DEMO_TIERS: Record<string, TierLimits> = {
+  free: { limit: 20, windowMs: 3_600_000, tokens: { limit: 50_000, windowMs: 86_400_000 }, maxConcurrentStreams: 1 },
+  pro: { limit: 200, windowMs: 3_600_000, tokens: { limit: 1_000_000, windowMs: 86_400_000 }, maxConcurrentStreams: 5 },
+  enterprise: { limit: 2000, windowMs: 3_600_000, tokens: { limit: 20_000_000, windowMs: 86_400_000 }, maxConcurrentStreams: 50 },
+};
+
+/** The demo's configuration from the environment: PORT, JWT_SECRET, REDIS_URL, AGENT_SECURITY_TIERS, CORS_ORIGINS, STREAM_TOKEN_DELAY_MS. */
 export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const port = env.PORT ? Number(env.PORT) : 3000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
   }
-  let tiers: Record<string, TierLimits> | undefined;
+  let tiers: Record<string, TierLimits> = DEMO_TIERS;
   if (env.AGENT_SECURITY_TIERS) {
     try {
-      tiers = JSON.parse(env.AGENT_SECURITY_TIERS) as Record<string, TierLimits>;
+      tiers = { ...DEMO_TIERS, ...(JSON.parse(env.AGENT_SECURITY_TIERS) as Record<string, TierLimits>) };
     } catch {
       throw new Error('AGENT_SECURITY_TIERS must be JSON, e.g. {"free":{"limit":3,"windowMs":10000}}');
     }
@@ -28,9 +40,11 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     .split(',')
     .map((origin) => origin.trim())
     .filter(Boolean);
+  const streamTokenDelayMs = env.STREAM_TOKEN_DELAY_MS ? Number(env.STREAM_TOKEN_DELAY_MS) : 50;
   return {
     port,
     usingDevSecret: !env.JWT_SECRET,
+    streamTokenDelayMs,
     security: {
       jwt: { secret: env.JWT_SECRET || DEV_JWT_SECRET },
       tiers,
@@ -38,4 +52,12 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
       cors: { origins, credentials: true },
     },
   };
+}
+
+@Global()
+@Module({})
+export class DemoConfigModule {
+  static forRoot(config: DemoConfig): DynamicModule {
+    return { module: DemoConfigModule, providers: [{ provide: DEMO_CONFIG, useValue: config }], exports: [DEMO_CONFIG] };
+  }
 }

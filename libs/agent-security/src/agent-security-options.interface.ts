@@ -33,6 +33,12 @@ export interface JwtOptions {
   tierClaim?: string;
   /** Tokens longer than this are refused before any decoding. Default 4096. */
   maxTokenLength?: number;
+  /**
+   * Also accept the token from the `access_token` query parameter (RFC 6750 §2.3), for clients that cannot
+   * send headers. Off by default: URLs end up in logs and histories. When on, the value is redacted from the
+   * request's URL before anything logs it.
+   */
+  allowQueryToken?: boolean;
   /** Verified tokens kept in memory (until their `exp`), so a repeat caller skips the signature check. Default 10 000; 0 disables. */
   cacheSize?: number;
 }
@@ -63,6 +69,11 @@ export interface ThrottlingOptions {
   onStoreError?: StoreErrorPolicy;
   /** Per-command timeout towards Redis, in ms. Default 50. */
   commandTimeoutMs?: number;
+}
+
+export interface StreamOptions {
+  /** A concurrent-stream slot is a lease renewed while the stream lives; if an instance dies, it expires after this. Default 30 000. */
+  leaseMs?: number;
 }
 
 export type CorsOrigin =
@@ -107,6 +118,7 @@ export interface AgentSecurityOptions {
   /** Redis client, URL or options. Without it limits live in process memory. */
   redis?: Redis | Cluster | string | RedisOptions;
   throttling?: ThrottlingOptions;
+  streams?: StreamOptions;
   logging?: LoggingOptions | false;
   cors?: CorsOptions | false;
 }

@@ -25,6 +25,7 @@ export interface AgentSecurityConfig {
     readonly tierClaim: string;
     readonly maxTokenLength: number;
     readonly cacheSize: number;
+    readonly allowQueryToken: boolean;
   };
   readonly tiers: ReadonlyMap<string, Readonly<TierLimits>>;
   readonly defaultTier: string;
@@ -35,6 +36,7 @@ export interface AgentSecurityConfig {
     readonly onStoreError: StoreErrorPolicy;
     readonly commandTimeoutMs: number;
   };
+  readonly streams: { readonly leaseMs: number };
   readonly logging: LoggingOptions | false;
   readonly cors: CorsOptions | false;
 }
@@ -120,6 +122,7 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
     tierClaim,
     maxTokenLength,
     cacheSize,
+    allowQueryToken: jwt.allowQueryToken ?? false,
   });
 }
 
@@ -146,6 +149,9 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   const keyPrefix = throttling.keyPrefix ?? 'agent-security:rl';
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) fail('throttling.keyPrefix', 'must be a string without { or } (the module adds the Redis Cluster hash tag itself)');
 
+  const leaseMs = options.streams?.leaseMs ?? 30_000;
+  if (!isNonNegativeInteger(leaseMs) || leaseMs < 100) fail('streams.leaseMs', 'must be a whole number of milliseconds >= 100');
+
   const cors = options.cors ?? false;
   if (cors) {
     const origins = ([] as unknown[]).concat(cors.origins);
@@ -161,6 +167,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
     anonymous,
     redis: options.redis,
     throttling: Object.freeze({ keyPrefix, onStoreError, commandTimeoutMs }),
+    streams: Object.freeze({ leaseMs }),
     logging: options.logging ?? {},
     cors,
   });

@@ -1,5 +1,5 @@
 import { Global, Inject, Module, type OnModuleInit } from '@nestjs/common';
-import { APP_GUARD, ModulesContainer } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, ModulesContainer } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import { resolveAgentSecurityConfig, type AgentSecurityConfig } from './agent-security.config.js';
 import { AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT } from './agent-security.constants.js';
@@ -12,6 +12,11 @@ import { RateLimitStoreHealthIndicator } from './throttling/rate-limit-store.hea
 import { TierThrottlerGuard } from './throttling/tier-throttler.guard.js';
 import { throttlingProviders } from './throttling/throttling.providers.js';
 import { AGENT_SECURITY_STORE } from './throttling/throttling.constants.js';
+import { TokenBudgetGuard } from './usage/token-budget.guard.js';
+import { AGENT_SECURITY_USAGE_STORE } from './usage/usage.constants.js';
+import { UsageInterceptor } from './usage/usage.interceptor.js';
+import { usageProviders } from './usage/usage.providers.js';
+import { UsageService } from './usage/usage.service.js';
 
 /**
  * Import once, in the root module: `AgentSecurityModule.forRoot({ jwt, tiers, redis, cors })`.
@@ -35,11 +40,15 @@ import { AGENT_SECURITY_STORE } from './throttling/throttling.constants.js';
     TokenVerifier,
     ...throttlingProviders,
     RateLimitStoreHealthIndicator,
+    ...usageProviders,
     // Order matters: Nest runs global guards in registration order, and throttling needs the verified tier.
     { provide: APP_GUARD, useClass: AuthGuard },
+    // Before the request throttle: a request refused for its token budget is not counted as a request.
+    { provide: APP_GUARD, useClass: TokenBudgetGuard },
     { provide: APP_GUARD, useClass: TierThrottlerGuard },
+    { provide: APP_INTERCEPTOR, useClass: UsageInterceptor },
   ],
-  exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection, RateLimitStoreHealthIndicator],
+  exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection, RateLimitStoreHealthIndicator, UsageService, AGENT_SECURITY_USAGE_STORE],
 })
 export class AgentSecurityModule extends ConfigurableModuleClass implements OnModuleInit {
   constructor(@Inject(ModulesContainer) private readonly modules: ModulesContainer) {

@@ -22,3 +22,13 @@ export { FailoverStore, type StoreState, STORE_UNAVAILABLE_MESSAGE } from './thr
 export { RateLimitStoreHealthIndicator, type RateLimitStoreHealth } from './throttling/rate-limit-store.health.js';
 // Re-exported so that an app imports its route-level controls from one place.
 export { Throttle, SkipThrottle } from '@nestjs/throttler';
+
+export { TokenBudget, AgentStream, Usage } from './usage/usage.decorators.js';
+export { UsageMeter, type TokenUsage } from './usage/usage-meter.js';
+export { UsageService, type TokenBudgetState } from './usage/usage.service.js';
+export { TokenBudgetGuard } from './usage/token-budget.guard.js';
+export { TokenBudgetExceededException, TooManyStreamsException } from './usage/usage.exceptions.js';
+export type { UsageStore, TokenWindow } from './usage/usage-store.interface.js';
+export { RedisUsageStore } from './usage/redis-usage.store.js';
+export { MemoryUsageStore } from './usage/memory-usage.store.js';
+export { AGENT_SECURITY_USAGE_STORE, TOKEN_BUDGET_EXCEEDED_MESSAGE, TOO_MANY_STREAMS_MESSAGE } from './usage/usage.constants.js';

@@ -39,7 +39,7 @@ function contextFor(controller: Function, handler: Function, headers: Record<str
 
 describe('AuthGuard', () => {
   const config = resolveAgentSecurityConfig({ jwt: { secret: SECRET } });
-  const guard = new AuthGuard(new Reflector(), new TokenVerifier(config, new JwtService({ secret: SECRET })));
+  const guard = new AuthGuard(new Reflector(), new TokenVerifier(config, new JwtService({ secret: SECRET })), config);
   const token = jwt.sign({ sub: 'alice', tier: 'pro' }, SECRET, { expiresIn: 60 });
 
   it('lets a @Public() class through and lets a handler override it', () => {

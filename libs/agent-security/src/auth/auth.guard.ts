@@ -7,7 +7,11 @@ import {
   WWW_AUTHENTICATE_INVALID,
   WWW_AUTHENTICATE_MISSING,
 } from './auth.constants.js';
+import { Inject } from '@nestjs/common';
+import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
+import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
+import { takeQueryToken } from './query-token.js';
 import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
 
 /**
@@ -16,10 +20,15 @@ import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
+  private readonly allowQueryToken: boolean;
+
   constructor(
     private readonly reflector: Reflector,
     private readonly verifier: TokenVerifier,
-  ) {}
+    @Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig,
+  ) {
+    this.allowQueryToken = config.jwt.allowQueryToken;
+  }
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
@@ -28,7 +37,8 @@ export class AuthGuard implements CanActivate {
     }
     const http = context.switchToHttp();
     const request = http.getRequest<IncomingMessage>();
-    const token = bearerToken(request.headers.authorization);
+    let token = bearerToken(request.headers.authorization);
+    if (token === undefined && this.allowQueryToken) token = takeQueryToken(request);
     if (token === undefined) {
       reject(http.getResponse<ServerResponse>(), WWW_AUTHENTICATE_MISSING, MISSING_TOKEN_MESSAGE);
     }

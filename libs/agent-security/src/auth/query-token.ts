@@ -1,0 +1,31 @@
+import type { IncomingMessage } from 'http';
+
+const PARAM = 'access_token=';
+const REDACTED = 'access_token=[REDACTED]';
+
+/**
+ * The `access_token` query parameter (RFC 6750 §2.3), taken out of the URL: the request's `url` and
+ * `originalUrl` keep the parameter with its value redacted, so no logger that reads them later sees it.
+ */
+export function takeQueryToken(request: IncomingMessage & { originalUrl?: string }): string | undefined {
+  const url = request.url ?? '';
+  const query = url.indexOf('?');
+  if (query < 0) return undefined;
+  let start = url.indexOf(PARAM, query);
+  while (start > 0 && url[start - 1] !== '?' && url[start - 1] !== '&') start = url.indexOf(PARAM, start + 1);
+  if (start < 0) return undefined;
+  const end = url.indexOf('&', start);
+  const raw = url.slice(start + PARAM.length, end < 0 ? undefined : end);
+  request.url = redact(url);
+  if (request.originalUrl !== undefined) request.originalUrl = redact(request.originalUrl);
+  try {
+    const token = decodeURIComponent(raw);
+    return token === '' ? undefined : token;
+  } catch {
+    return undefined;
+  }
+}
+
+function redact(url: string): string {
+  return url.replace(/([?&])access_token=[^&]*/g, `$1${REDACTED}`);
+}

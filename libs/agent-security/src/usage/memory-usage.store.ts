@@ -1,0 +1,90 @@
+import { TOKEN_BUCKETS } from './usage.constants.js';
+import { bucketMsFor } from './redis-usage.store.js';
+import type { TokenWindow, UsageStore } from './usage-store.interface.js';
+
+interface Buckets {
+  /** bucket index -> tokens */
+  readonly counts: Map<number, number>;
+  expiresAt: number;
+}
+
+/** The same token windows and stream leases in process memory, for one instance. */
+export class MemoryUsageStore implements UsageStore {
+  private readonly buckets = new Map<string, Buckets>();
+  private readonly leases = new Map<string, Map<string, number>>();
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.sweepTimer = setInterval(() => this.sweep(), 60_000);
+    this.sweepTimer.unref();
+  }
+
+  async tokens(key: string, windowMs: number): Promise<TokenWindow> {
+    const entry = this.buckets.get(key);
+    if (entry === undefined) return { used: 0, resetMs: 0 };
+    const now = this.now();
+    const bucketMs = bucketMsFor(windowMs);
+    const first = Math.floor(now / bucketMs) - TOKEN_BUCKETS + 1;
+    let used = 0;
+    let oldest = Infinity;
+    for (const [bucket, count] of entry.counts) {
+      if (bucket < first) entry.counts.delete(bucket);
+      else {
+        used += count;
+        if (bucket < oldest) oldest = bucket;
+      }
+    }
+    return { used, resetMs: oldest === Infinity ? 0 : (oldest + TOKEN_BUCKETS) * bucketMs - now };
+  }
+
+  async recordTokens(key: string, tokens: number, windowMs: number): Promise<void> {
+    const now = this.now();
+    const bucketMs = bucketMsFor(windowMs);
+    let entry = this.buckets.get(key);
+    if (entry === undefined) {
+      entry = { counts: new Map(), expiresAt: 0 };
+      this.buckets.set(key, entry);
+    }
+    const bucket = Math.floor(now / bucketMs);
+    entry.counts.set(bucket, (entry.counts.get(bucket) ?? 0) + tokens);
+    entry.expiresAt = now + windowMs + bucketMs;
+  }
+
+  async acquireStream(key: string, leaseId: string, max: number, leaseMs: number): Promise<boolean> {
+    const now = this.now();
+    let held = this.leases.get(key);
+    if (held === undefined) {
+      held = new Map();
+      this.leases.set(key, held);
+    }
+    for (const [id, expiresAt] of held) if (expiresAt <= now) held.delete(id);
+    if (held.size >= max) return false;
+    held.set(leaseId, now + leaseMs);
+    return true;
+  }
+
+  async renewStream(key: string, leaseId: string, leaseMs: number): Promise<void> {
+    const held = this.leases.get(key);
+    if (held?.has(leaseId)) held.set(leaseId, this.now() + leaseMs);
+  }
+
+  async releaseStream(key: string, leaseId: string): Promise<void> {
+    const held = this.leases.get(key);
+    held?.delete(leaseId);
+    if (held?.size === 0) this.leases.delete(key);
+  }
+
+  /** Drops callers with nothing left in their windows. */
+  sweep(): void {
+    const now = this.now();
+    for (const [key, entry] of this.buckets) if (entry.expiresAt <= now) this.buckets.delete(key);
+    for (const [key, held] of this.leases) {
+      for (const [id, expiresAt] of held) if (expiresAt <= now) held.delete(id);
+      if (held.size === 0) this.leases.delete(key);
+    }
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.sweepTimer);
+  }
+}

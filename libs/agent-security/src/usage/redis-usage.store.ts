@@ -1,0 +1,50 @@
+import type { Cluster, Redis } from 'ioredis';
+import { TOKEN_BUCKETS } from './usage.constants.js';
+import { STREAM_ACQUIRE_SCRIPT, STREAM_RENEW_SCRIPT, TOKENS_RECORD_SCRIPT, TOKENS_USED_SCRIPT } from './usage.scripts.js';
+import type { TokenWindow, UsageStore } from './usage-store.interface.js';
+
+interface UsageCommands {
+  agentSecurityTokensUsed(key: string, bucketMs: number, buckets: number): Promise<[number, number]>;
+  agentSecurityTokensRecord(key: string, tokens: number, bucketMs: number, windowMs: number): Promise<number>;
+  agentSecurityStreamAcquire(key: string, leaseId: string, max: number, leaseMs: number): Promise<number>;
+  agentSecurityStreamRenew(key: string, leaseId: string, leaseMs: number): Promise<number>;
+}
+
+export const bucketMsFor = (windowMs: number) => Math.max(1, Math.ceil(windowMs / TOKEN_BUCKETS));
+
+/** Token budgets and stream leases in Redis, one script call each. */
+export class RedisUsageStore implements UsageStore {
+  private readonly redis: Redis & UsageCommands;
+
+  constructor(client: Redis | Cluster) {
+    const commands = client as (Redis | Cluster) & Partial<UsageCommands>;
+    if (typeof commands.agentSecurityTokensUsed !== 'function') {
+      client.defineCommand('agentSecurityTokensUsed', { numberOfKeys: 1, lua: TOKENS_USED_SCRIPT });
+      client.defineCommand('agentSecurityTokensRecord', { numberOfKeys: 1, lua: TOKENS_RECORD_SCRIPT });
+      client.defineCommand('agentSecurityStreamAcquire', { numberOfKeys: 1, lua: STREAM_ACQUIRE_SCRIPT });
+      client.defineCommand('agentSecurityStreamRenew', { numberOfKeys: 1, lua: STREAM_RENEW_SCRIPT });
+    }
+    this.redis = client as Redis & UsageCommands;
+  }
+
+  async tokens(key: string, windowMs: number): Promise<TokenWindow> {
+    const [used, resetMs] = await this.redis.agentSecurityTokensUsed(key, bucketMsFor(windowMs), TOKEN_BUCKETS);
+    return { used, resetMs };
+  }
+
+  async recordTokens(key: string, tokens: number, windowMs: number): Promise<void> {
+    await this.redis.agentSecurityTokensRecord(key, tokens, bucketMsFor(windowMs), windowMs);
+  }
+
+  async acquireStream(key: string, leaseId: string, max: number, leaseMs: number): Promise<boolean> {
+    return (await this.redis.agentSecurityStreamAcquire(key, leaseId, max, leaseMs)) === 1;
+  }
+
+  async renewStream(key: string, leaseId: string, leaseMs: number): Promise<void> {
+    await this.redis.agentSecurityStreamRenew(key, leaseId, leaseMs);
+  }
+
+  async releaseStream(key: string, leaseId: string): Promise<void> {
+    await this.redis.zrem(key, leaseId);
+  }
+}

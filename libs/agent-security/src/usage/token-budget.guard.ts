@@ -1,0 +1,107 @@
+import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { randomUUID } from 'crypto';
+import type { IncomingMessage, ServerResponse } from 'http';
+import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
+import type { AgentSecurityConfig } from '../agent-security.config.js';
+import type { AgentPrincipal } from '../auth/agent-principal.interface.js';
+import { AGENT_SECURITY_USAGE_STORE, AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from './usage.constants.js';
+import { TokenBudgetExceededException, TooManyStreamsException } from './usage.exceptions.js';
+import { UsageMeter } from './usage-meter.js';
+import { UsageService } from './usage.service.js';
+import type { UsageStore } from './usage-store.interface.js';
+
+interface RouteUsage {
+  readonly controller: Function;
+  readonly budgeted: boolean;
+  readonly stream: boolean;
+}
+
+/**
+ * On `@TokenBudget()` and `@AgentStream()` routes: refuses a caller whose token budget is spent,
+ * takes a concurrent-stream slot, and records the request's tokens when the response ends
+ * (finished or abandoned by the client). Runs after authentication and before the request
+ * throttle, so a request it refuses is not counted against the request budget.
+ */
+@Injectable()
+export class TokenBudgetGuard implements CanActivate {
+  private readonly routes = new WeakMap<Function, RouteUsage>();
+  private readonly logger = new Logger('AgentSecurity');
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly usage: UsageService,
+    @Inject(AGENT_SECURITY_CONFIG) private readonly config: AgentSecurityConfig,
+    @Inject(AGENT_SECURITY_USAGE_STORE) private readonly store: UsageStore,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const route = this.routeUsage(context);
+    if (!route.budgeted) return true;
+    const http = context.switchToHttp();
+    const request = http.getRequest<IncomingMessage>();
+    const principal = request.principal;
+    if (principal === undefined) return true; // public routes have no caller to bill
+    const response = http.getResponse<ServerResponse>();
+    const tier = this.config.tiers.get(principal.tier)!;
+
+    if (tier.tokens !== undefined) {
+      const budget = (await this.usage.budget(principal))!;
+      response.setHeader('X-TokenBudget-Limit', budget.limit);
+      response.setHeader('X-TokenBudget-Remaining', budget.remaining);
+      if (budget.remaining === 0) {
+        const retryAfter = Math.max(1, Math.ceil(budget.resetMs / 1000));
+        response.setHeader('Retry-After', retryAfter);
+        throw new TokenBudgetExceededException(budget.limit, budget.used, budget.windowMs, retryAfter, principal.tier);
+      }
+    }
+
+    const meter = new UsageMeter();
+    request.usage = meter;
+    let release: (() => void) | undefined;
+    if (route.stream && tier.maxConcurrentStreams !== undefined) {
+      release = await this.takeStreamSlot(principal, tier.maxConcurrentStreams);
+    }
+    response.once('close', () => {
+      release?.();
+      if (meter.total > 0) {
+        this.usage.record(principal, meter).catch((error: Error) => this.logger.error(`Token usage not recorded: ${error.message}`));
+      }
+    });
+    return true;
+  }
+
+  private async takeStreamSlot(principal: AgentPrincipal, max: number): Promise<() => void> {
+    const key = this.usage.streamsKey(principal);
+    const leaseId = randomUUID();
+    const { leaseMs } = this.config.streams;
+    if (!(await this.store.acquireStream(key, leaseId, max, leaseMs))) {
+      throw new TooManyStreamsException(max, principal.tier);
+    }
+    // The lease outlives the stream only if this instance dies: then it expires on its own.
+    const renewal = setInterval(() => {
+      this.store.renewStream(key, leaseId, leaseMs).catch(() => undefined);
+    }, Math.max(100, Math.floor(leaseMs / 3)));
+    renewal.unref();
+    return () => {
+      clearInterval(renewal);
+      this.store.releaseStream(key, leaseId).catch(() => undefined);
+    };
+  }
+
+  private routeUsage(context: ExecutionContext): RouteUsage {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    const cached = this.routes.get(handler);
+    if (cached !== undefined && cached.controller === controller) return cached;
+    const targets = [handler, controller];
+    const route: RouteUsage = {
+      controller,
+      budgeted: this.reflector.getAllAndOverride<boolean>(TOKEN_BUDGET_METADATA, targets) === true,
+      stream: this.reflector.getAllAndOverride<boolean>(AGENT_STREAM_METADATA, targets) === true,
+    };
+    this.routes.set(handler, route);
+    return route;
+  }
+}

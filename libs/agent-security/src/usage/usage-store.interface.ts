@@ -1,0 +1,19 @@
+export interface TokenWindow {
+  /** Tokens used in the window. */
+  used: number;
+  /** Milliseconds until the oldest usage still counted leaves the window; 0 when nothing is counted. */
+  resetMs: number;
+}
+
+/**
+ * Token budgets as a bucketed sliding window (TOKEN_BUCKETS buckets a window, so bounded memory per
+ * caller), and concurrent-stream slots as leases that expire on their own if an instance dies.
+ */
+export interface UsageStore {
+  tokens(key: string, windowMs: number): Promise<TokenWindow>;
+  recordTokens(key: string, tokens: number, windowMs: number): Promise<void>;
+  /** Takes a slot if fewer than `max` unexpired leases are held. */
+  acquireStream(key: string, leaseId: string, max: number, leaseMs: number): Promise<boolean>;
+  renewStream(key: string, leaseId: string, leaseMs: number): Promise<void>;
+  releaseStream(key: string, leaseId: string): Promise<void>;
+}

@@ -1,0 +1,24 @@
+import { applyDecorators, createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import type { IncomingMessage } from 'http';
+import { AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from './usage.constants.js';
+import type { UsageMeter } from './usage-meter.js';
+
+/**
+ * The route spends the caller's LLM token budget: the remaining budget is checked before the handler
+ * runs (429 "Token budget exceeded" when it is spent), and the tokens are recorded when the response
+ * ends: a returned `{ usage: { inputTokens, outputTokens } }` is recorded by itself, and anything
+ * added to the request's `@Usage()` meter too.
+ */
+export const TokenBudget = () => SetMetadata(TOKEN_BUDGET_METADATA, true);
+
+/**
+ * A streamed agent response: one request against the rate limit however long it streams, a slot
+ * among the tier's `maxConcurrentStreams` held until it ends (or the client goes away), and a token
+ * budget route whose `@Usage()` meter is recorded when the stream ends, also half-way.
+ */
+export const AgentStream = () => applyDecorators(TokenBudget(), SetMetadata(AGENT_STREAM_METADATA, true));
+
+/** The request's usage meter on a `@TokenBudget()` or `@AgentStream()` route. */
+export const Usage = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): UsageMeter | undefined => ctx.switchToHttp().getRequest<IncomingMessage>().usage,
+);

@@ -1,0 +1,55 @@
+// Each script runs atomically on Redis's clock (ms); KEYS share the caller's hash tag.
+
+/** KEYS[1] hash of bucket -> tokens. ARGV: bucketMs, buckets. Drops aged buckets; returns used, resetMs. */
+export const TOKENS_USED_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local bucketMs = tonumber(ARGV[1])
+local buckets = tonumber(ARGV[2])
+local first = math.floor(now / bucketMs) - buckets + 1
+local all = redis.call('HGETALL', KEYS[1])
+local used = 0
+local oldest = nil
+for i = 1, #all, 2 do
+  local bucket = tonumber(all[i])
+  if bucket < first then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    used = used + tonumber(all[i + 1])
+    if oldest == nil or bucket < oldest then oldest = bucket end
+  end
+end
+local reset = 0
+if oldest ~= nil then reset = (oldest + buckets) * bucketMs - now end
+return { used, reset }
+`;
+
+/** KEYS[1] hash of bucket -> tokens. ARGV: tokens, bucketMs, windowMs. */
+export const TOKENS_RECORD_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local bucket = math.floor(now / tonumber(ARGV[2]))
+redis.call('HINCRBY', KEYS[1], bucket, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[2]))
+return 1
+`;
+
+/** KEYS[1] sorted set of lease id -> expiry. ARGV: leaseId, max, leaseMs. Returns 1 when a slot was taken. */
+export const STREAM_ACQUIRE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+/** KEYS[1] sorted set of leases. ARGV: leaseId, leaseMs. Extends a lease still held. */
+export const STREAM_RENEW_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;

@@ -1,0 +1,209 @@
+import { Controller, Get, Module, Req, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { get, type IncomingMessage } from 'http';
+import { Redis } from 'ioredis';
+import type { AddressInfo } from 'net';
+import request from 'supertest';
+import { AgentSecurityModule, RedisUsageStore } from '@agent-security/core';
+import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
+import { startRedis, type RedisProcess } from './support/redis-server';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+let seq = 0;
+const freshSub = () => `usage-${process.pid}-${++seq}`;
+// "one two three four five" -> 5 input tokens; "You said 5 words. Echo: one two three four five" -> 10 output tokens.
+const MESSAGE = 'one two three four five';
+const TOKENS_PER_CHAT = 15;
+
+const tiers = {
+  free: { limit: 100, windowMs: 60_000, tokens: { limit: 20, windowMs: 1500 }, maxConcurrentStreams: 1 },
+  pro: { limit: 3, windowMs: 60_000, tokens: { limit: 10_000, windowMs: 60_000 }, maxConcurrentStreams: 2 },
+  streamer: { limit: 100, windowMs: 60_000, maxConcurrentStreams: 1 },
+};
+
+function baseUrl(app: INestApplication): string {
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Opens an SSE stream; resolves once `events` data lines have arrived, with a handle to read on or abort. */
+function openStream(app: INestApplication, token: string, message: string, events = 1) {
+  return new Promise<{ res: IncomingMessage; events: string[]; done: Promise<void>; abort(): void }>((resolve, reject) => {
+    const seen: string[] = [];
+    const req = get(`${baseUrl(app)}/agent/stream?message=${encodeURIComponent(message)}`, { headers: bearer(token) }, (res) => {
+      let resolved = false;
+      const done = new Promise<void>((end) => res.on('end', end).on('close', end));
+      const handle = { res, events: seen, done, abort: () => req.destroy() };
+      if (res.statusCode !== 200) {
+        res.resume();
+        return resolve(handle);
+      }
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        for (const line of chunk.split('\n')) if (line.startsWith('data: ')) seen.push(line.slice(6));
+        if (!resolved && seen.length >= events) {
+          resolved = true;
+          resolve(handle);
+        }
+      });
+      res.on('end', () => !resolved && resolve(handle));
+    });
+    req.on('error', (error) => (error.message === 'socket hang up' ? undefined : reject(error)));
+  });
+}
+
+describe('LLM token budgets and streams (e2e, demo app on Redis)', () => {
+  let redis: RedisProcess;
+  let client: Redis;
+  const apps: INestApplication[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url);
+    const env = { REDIS_URL: redis.url, AGENT_SECURITY_TIERS: JSON.stringify(tiers), STREAM_TOKEN_DELAY_MS: '40' };
+    for (let i = 0; i < 2; i++) {
+      const app = await startDemo({}, env);
+      await app.listen(0, '127.0.0.1');
+      apps.push(app);
+    }
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    client.disconnect();
+    await redis.stop();
+  });
+
+  const chat = (app: INestApplication, token: string) =>
+    request(app.getHttpServer()).post('/agent/chat').set(bearer(token)).send({ message: MESSAGE });
+
+  it('refuses a spent token budget with 429 "Token budget exceeded", and lets the caller back in when usage ages out', async () => {
+    const token = signToken({ sub: freshSub() });
+    const first = await chat(apps[0], token).expect(200);
+    expect(first.headers['x-tokenbudget-limit']).toBe('20');
+    expect(first.headers['x-tokenbudget-remaining']).toBe('20');
+    expect(first.body.usage).toEqual({ inputTokens: 5, outputTokens: 10 });
+    await sleep(30);
+    const second = await chat(apps[0], token).expect(200);
+    expect(second.headers['x-tokenbudget-remaining']).toBe(String(20 - TOKENS_PER_CHAT));
+    await sleep(30);
+    const refused = await chat(apps[0], token).expect(429);
+    expect(refused.body).toMatchObject({
+      statusCode: 429,
+      error: 'Too Many Requests',
+      message: 'Token budget exceeded',
+      tokenLimit: 20,
+      tokensUsed: 2 * TOKENS_PER_CHAT,
+      window: '1.5s',
+      tier: 'free',
+    });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(refused.headers['retry-after']).toBe(String(refused.body.retryAfter));
+    expect(refused.headers['x-tokenbudget-remaining']).toBe('0');
+    await sleep(1700);
+    const again = await chat(apps[0], token).expect(200);
+    expect(again.headers['x-tokenbudget-remaining']).toBe('20');
+  });
+
+  it('shares the token budget between two instances on one Redis', async () => {
+    const token = signToken({ sub: freshSub() });
+    await chat(apps[0], token).expect(200);
+    await chat(apps[1], token).expect(200);
+    await sleep(30);
+    await chat(apps[0], token).expect(429);
+    await chat(apps[1], token).expect(429);
+  });
+
+  it('counts a stream once against the request limit and records all its tokens when it ends', async () => {
+    const sub = freshSub();
+    const token = signToken({ sub, tier: 'pro' });
+    const stream = await openStream(apps[0], token, MESSAGE, 10);
+    await stream.done;
+    expect(stream.res.statusCode).toBe(200);
+    expect(stream.res.headers['content-type']).toMatch(/text\/event-stream/);
+    expect(stream.events).toHaveLength(10);
+    expect(stream.res.headers['x-ratelimit-remaining']).toBe('2');
+    await sleep(50);
+    const me = await request(apps[0].getHttpServer()).get('/me').set(bearer(token)).expect(200);
+    expect(me.headers['x-ratelimit-remaining']).toBe('1'); // pro: 3 requests; the stream of 10 events was one
+    const used = await client.hvals(`agent-security:rl:{user:${sub}}:tokens`);
+    expect(used.reduce((sum, value) => sum + Number(value), 0)).toBe(TOKENS_PER_CHAT);
+  });
+
+  it('records the tokens sent so far when the client disconnects half-way', async () => {
+    const sub = freshSub();
+    const token = signToken({ sub, tier: 'pro' });
+    const stream = await openStream(apps[0], token, MESSAGE, 3);
+    stream.abort();
+    await sleep(300);
+    const used = (await client.hvals(`agent-security:rl:{user:${sub}}:tokens`)).reduce((sum, value) => sum + Number(value), 0);
+    // 5 input tokens and the 3 or so output tokens sent before the client left; not the whole reply.
+    expect(used).toBeGreaterThanOrEqual(5 + 3);
+    expect(used).toBeLessThan(TOKENS_PER_CHAT);
+  });
+
+  it('caps concurrent streams per tier and frees the slot when a stream ends or its client leaves', async () => {
+    const token = signToken({ sub: freshSub(), tier: 'streamer' });
+    const first = await openStream(apps[0], token, 'a b c d e f g h i j k l', 1);
+    expect(first.res.statusCode).toBe(200);
+    // The cap holds across instances: the slot lives in Redis.
+    const second = await request(apps[1].getHttpServer()).get('/agent/stream?message=hi').set(bearer(token)).expect(429);
+    expect(second.body).toMatchObject({ statusCode: 429, message: 'Too many concurrent streams', maxConcurrentStreams: 1, tier: 'streamer' });
+    first.abort();
+    await sleep(100);
+    const third = await openStream(apps[1], token, 'hi', 1);
+    expect(third.res.statusCode).toBe(200);
+    await third.done;
+    await sleep(50);
+    const fourth = await openStream(apps[0], token, 'hi again', 1);
+    expect(fourth.res.statusCode).toBe(200);
+    await fourth.done;
+  });
+
+  it('lets a stream slot of a crashed instance expire (a lease, not a lock)', async () => {
+    const store = new RedisUsageStore(client);
+    const key = `agent-security:rl:{user:${freshSub()}}:streams`;
+    expect(await store.acquireStream(key, 'crashed-instance', 1, 300)).toBe(true);
+    expect(await store.acquireStream(key, 'other', 1, 300)).toBe(false);
+    await sleep(350); // the crashed instance never renewed nor released it
+    expect(await store.acquireStream(key, 'other', 1, 300)).toBe(true);
+  });
+});
+
+@Controller('seen-url')
+class SeenUrlController {
+  @Get()
+  seen(@Req() req: { originalUrl: string; url: string }) {
+    return { originalUrl: req.originalUrl, url: req.url };
+  }
+}
+
+describe('Tokens in query strings', () => {
+  async function appWith(allowQueryToken: boolean) {
+    @Module({ imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET, allowQueryToken } })], controllers: [SeenUrlController] })
+    class QueryApp {}
+    const app = (await Test.createTestingModule({ imports: [QueryApp] }).compile()).createNestApplication({ logger: false });
+    await app.init();
+    return app;
+  }
+
+  it('are refused unless an option allows them', async () => {
+    const app = await appWith(false);
+    try {
+      await request(app.getHttpServer()).get(`/seen-url?access_token=${signToken()}`).expect(401);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('are accepted when allowed, and redacted from the URL before anything logs it', async () => {
+    const app = await appWith(true);
+    try {
+      const token = signToken();
+      const res = await request(app.getHttpServer()).get(`/seen-url?a=1&access_token=${token}&b=2`).expect(200);
+      expect(res.body.originalUrl).toBe('/seen-url?a=1&access_token=[REDACTED]&b=2');
+      expect(JSON.stringify(res.body)).not.toContain(token);
+    } finally {
+      await app.close();
+    }
+  });
+});
