@@ -9,15 +9,17 @@ import { MeController } from './me.controller.js';
 @Module({})
 export class AppModule {
   static forRoot(config: DemoConfig): DynamicModule {
+    // One dynamic-module object imported twice is one module; two forRoot() calls would be two.
+    const demoConfig = DemoConfigModule.forRoot(config);
     return {
       module: AppModule,
       imports: [
         AgentSecurityModule.forRootAsync({
-          imports: [DemoConfigModule.forRoot(config)],
+          imports: [demoConfig],
           inject: [DEMO_CONFIG],
           useFactory: (demo: DemoConfig) => demo.security,
         }),
-        DemoConfigModule.forRoot(config),
+        demoConfig,
         AgentModule,
       ],
       controllers: [HealthController, MeController],

@@ -12,7 +12,8 @@ export async function startDemo(
   env: NodeJS.ProcessEnv = {},
 ): Promise<NestExpressApplication> {
   const config: DemoConfig = loadDemoConfig({ JWT_SECRET: TEST_SECRET, ...env });
-  config.security = { ...config.security, ...overrides };
+  // Quiet unless a test captures logs itself (LOG_LEVEL=info npm test shows them).
+  config.security = { ...config.security, logging: { level: process.env.LOG_LEVEL ?? 'silent' }, ...overrides };
   const app = await createDemoApp(config);
   await app.init();
   return app;

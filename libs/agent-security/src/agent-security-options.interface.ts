@@ -1,5 +1,6 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { Params as PinoParams } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 
 /** JWS algorithms the guard can be told to accept. `none` is deliberately absent. */
 export type JwtAlgorithm =
@@ -100,8 +101,10 @@ export interface LoggingOptions {
   redact?: string[];
   /** Keep a well-formed incoming `X-Request-ID`. Default true. */
   trustIncomingRequestId?: boolean;
-  /** Any further nestjs-pino parameters, merged over the module's own. */
-  pino?: PinoParams;
+  /** Where the JSON lines go (a pino destination: `pino.destination('/var/log/agent.log')`, a stream). Default stdout. */
+  destination?: DestinationStream;
+  /** Any further nestjs-pino parameters; `pinoHttp` options are merged over the module's own. */
+  pino?: Omit<PinoParams, 'pinoHttp'> & { pinoHttp?: Record<string, unknown> };
 }
 
 export interface AgentSecurityOptions {

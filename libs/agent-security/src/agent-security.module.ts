@@ -1,5 +1,6 @@
-import { Global, Inject, Module, type OnModuleInit } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR, ModulesContainer } from '@nestjs/core';
+import { Global, Inject, type MiddlewareConsumer, Module, type NestModule, type OnModuleInit, RequestMethod } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
 import { JwtService } from '@nestjs/jwt';
 import { resolveAgentSecurityConfig, type AgentSecurityConfig } from './agent-security.config.js';
 import { AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT } from './agent-security.constants.js';
@@ -7,6 +8,10 @@ import { AGENT_SECURITY_OPTIONS, ConfigurableModuleClass } from './agent-securit
 import type { AgentSecurityOptions } from './agent-security-options.interface.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { TokenVerifier } from './auth/token-verifier.js';
+import { CorsMiddleware } from './cors/cors.middleware.js';
+import { HttpExceptionFilter } from './errors/http-exception.filter.js';
+import { loggerParams } from './logging/logger-options.js';
+import { RequestContextMiddleware } from './logging/request-context.middleware.js';
 import { RedisConnection } from './throttling/redis-connection.js';
 import { RateLimitStoreHealthIndicator } from './throttling/rate-limit-store.health.js';
 import { TierThrottlerGuard } from './throttling/tier-throttler.guard.js';
@@ -25,7 +30,13 @@ import { UsageService } from './usage/usage.service.js';
  */
 @Global()
 @Module({
+  imports: [
+    // Reads the validated config from this (global) module: one set of options for everything.
+    LoggerModule.forRootAsync({ inject: [AGENT_SECURITY_CONFIG], useFactory: loggerParams }),
+  ],
   providers: [
+    CorsMiddleware,
+    RequestContextMiddleware,
     {
       provide: AGENT_SECURITY_CONFIG,
       inject: [AGENT_SECURITY_OPTIONS],
@@ -47,12 +58,34 @@ import { UsageService } from './usage/usage.service.js';
     { provide: APP_GUARD, useClass: TokenBudgetGuard },
     { provide: APP_GUARD, useClass: TierThrottlerGuard },
     { provide: APP_INTERCEPTOR, useClass: UsageInterceptor },
+    { provide: APP_FILTER, useClass: HttpExceptionFilter },
   ],
   exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection, RateLimitStoreHealthIndicator, UsageService, AGENT_SECURITY_USAGE_STORE],
 })
-export class AgentSecurityModule extends ConfigurableModuleClass implements OnModuleInit {
-  constructor(@Inject(ModulesContainer) private readonly modules: ModulesContainer) {
+export class AgentSecurityModule extends ConfigurableModuleClass implements NestModule, OnModuleInit {
+  private mountedEarly = false;
+
+  constructor(
+    @Inject(ModulesContainer) private readonly modules: ModulesContainer,
+    @Inject(HttpAdapterHost) adapterHost: HttpAdapterHost,
+    @Inject(RequestContextMiddleware) private readonly requestContext: RequestContextMiddleware,
+  ) {
     super();
+    // The adapter is set before init() registers the body parser (at once with NestFactory.create, at
+    // createNestApplication with a testing module): mounted then, request ids, timing, logging and
+    // CORS reach even a malformed-body 400, and run before nestjs-pino binds the request's logger.
+    adapterHost.init$.subscribe(() => {
+      const adapter = adapterHost.httpAdapter;
+      if (adapter?.getType() === 'express' && !this.mountedEarly) {
+        adapter.use(requestContext.handle);
+        this.mountedEarly = true;
+      }
+    });
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    // Every path, 404s and preflights included, before any guard. A no-op where mounted early.
+    if (!this.mountedEarly) consumer.apply(this.requestContext.handle).forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
   }
 
   onModuleInit(): void {

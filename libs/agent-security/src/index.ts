@@ -32,3 +32,10 @@ export type { UsageStore, TokenWindow } from './usage/usage-store.interface.js';
 export { RedisUsageStore } from './usage/redis-usage.store.js';
 export { MemoryUsageStore } from './usage/memory-usage.store.js';
 export { AGENT_SECURITY_USAGE_STORE, TOKEN_BUDGET_EXCEEDED_MESSAGE, TOO_MANY_STREAMS_MESSAGE } from './usage/usage.constants.js';
+
+export { HttpExceptionFilter, type ErrorBody } from './errors/http-exception.filter.js';
+export { RequestContextMiddleware } from './logging/request-context.middleware.js';
+export { assignRequestId, isSafeRequestId, REQUEST_ID_HEADER } from './logging/request-id.js';
+export { loggerParams, DEFAULT_REDACT_PATHS } from './logging/logger-options.js';
+export { CorsMiddleware } from './cors/cors.middleware.js';
+export { corsPolicy, DEFAULT_CORS_ALLOWED_HEADERS, DEFAULT_CORS_EXPOSED_HEADERS, DEFAULT_CORS_METHODS } from './cors/cors-policy.js';

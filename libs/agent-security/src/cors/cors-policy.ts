@@ -1,0 +1,50 @@
+import type { CorsOptions, CorsOrigin } from '../agent-security-options.interface.js';
+
+export const DEFAULT_CORS_METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
+export const DEFAULT_CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'X-Request-ID'];
+export const DEFAULT_CORS_EXPOSED_HEADERS = [
+  'X-Request-ID',
+  'X-Response-Time',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+  'RateLimit',
+  'RateLimit-Policy',
+  'Retry-After',
+  'X-TokenBudget-Limit',
+  'X-TokenBudget-Remaining',
+];
+
+/** The CORS options turned, once, into header values and an origin check. */
+export interface CorsPolicy {
+  isAllowed(origin: string): boolean;
+  /** `*` only when any origin is allowed without credentials; otherwise the request's origin is echoed. */
+  readonly wildcard: boolean;
+  readonly credentials: boolean;
+  readonly methods: string;
+  readonly allowedHeaders: string;
+  readonly exposedHeaders: string;
+  readonly maxAge: string | undefined;
+}
+
+function originMatcher(origins: CorsOrigin): (origin: string) => boolean {
+  if (typeof origins === 'function') return (origin) => origins(origin) === true;
+  const list = Array.isArray(origins) ? origins : [origins];
+  if (list.includes('*')) return () => true;
+  const exact = new Set(list.filter((o): o is string => typeof o === 'string'));
+  const patterns = list.filter((o): o is RegExp => o instanceof RegExp);
+  return (origin) => exact.has(origin) || patterns.some((pattern) => pattern.test(origin));
+}
+
+export function corsPolicy(options: CorsOptions): CorsPolicy {
+  const list = Array.isArray(options.origins) ? options.origins : [options.origins];
+  return {
+    isAllowed: originMatcher(options.origins),
+    wildcard: !options.credentials && list.includes('*'),
+    credentials: options.credentials === true,
+    methods: (options.methods ?? DEFAULT_CORS_METHODS).join(', '),
+    allowedHeaders: (options.allowedHeaders ?? DEFAULT_CORS_ALLOWED_HEADERS).join(', '),
+    exposedHeaders: (options.exposedHeaders ?? DEFAULT_CORS_EXPOSED_HEADERS).join(', '),
+    maxAge: options.maxAge === undefined ? undefined : String(options.maxAge),
+  };
+}

@@ -1,0 +1,69 @@
+import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'http';
+import type { HttpLogger } from 'pino-http';
+import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
+import type { AgentSecurityConfig } from '../agent-security.config.js';
+import { CorsMiddleware } from '../cors/cors.middleware.js';
+import { createHttpLogger } from './logger-options.js';
+import { assignRequestId } from './request-id.js';
+
+const START = Symbol('agent-security:start');
+const WRITE_HEAD = Symbol('agent-security:writeHead');
+type TimedResponse = ServerResponse & { [START]?: number; [WRITE_HEAD]?: ServerResponse['writeHead'] };
+
+// Shared by every response: set X-Response-Time at the last moment headers can change.
+function writeHeadWithTiming(this: TimedResponse, ...args: unknown[]) {
+  const start = this[START];
+  if (start !== undefined && !this.headersSent) {
+    this.setHeader('X-Response-Time', `${Math.round(performance.now() - start)}ms`);
+  }
+  return this[WRITE_HEAD]!.apply(this, args as Parameters<ServerResponse['writeHead']>);
+}
+
+/**
+ * The front of every request, before body parsing, guards and routing: the request id
+ * (`X-Request-ID`), the clock behind `X-Response-Time`, the request's pino-http logger, then CORS.
+ * Guards reject requests that an interceptor never sees, and the body parser rejects some before
+ * any Nest middleware runs, so none of this can wait for either.
+ *
+ * The module mounts `handle` on the HTTP adapter as soon as it exists (ahead of the body parser);
+ * where it cannot (a testing module compiled before its app), Nest applies it as middleware.
+ * Either way it runs once per request.
+ */
+@Injectable()
+export class RequestContextMiddleware implements NestMiddleware {
+  private readonly trustIncoming: boolean;
+  // One pino-http instance per app, not nestjs-pino's process-wide one: two apps in one process
+  // (tests, a hybrid app) each log to their own destination.
+  private readonly httpLogger: HttpLogger | undefined;
+  readonly handle: (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void;
+
+  constructor(@Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig, cors: CorsMiddleware) {
+    this.trustIncoming = config.logging === false || config.logging.trustIncomingRequestId !== false;
+    this.httpLogger = createHttpLogger(config);
+    const trustIncoming = this.trustIncoming;
+    const httpLogger = this.httpLogger;
+    const applyCors = cors.enabled ? (request: IncomingMessage, response: ServerResponse, next: () => void) => cors.use(request, response, next) : undefined;
+    this.handle = (request, response, next) => {
+      const timed = response as TimedResponse;
+      if (timed[START] !== undefined) return next();
+      timed[START] = performance.now();
+      // Whatever writeHead was there (another middleware may have wrapped it too) still runs after ours.
+      timed[WRITE_HEAD] = timed.writeHead;
+      timed.writeHead = writeHeadWithTiming as ServerResponse['writeHead'];
+      assignRequestId(request, response, trustIncoming);
+      if (httpLogger === undefined) {
+        if (applyCors === undefined) next();
+        else applyCors(request, response, next);
+      } else if (applyCors === undefined) {
+        httpLogger(request, response, next);
+      } else {
+        httpLogger(request, response, () => applyCors(request, response, next));
+      }
+    };
+  }
+
+  use(request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void): void {
+    this.handle(request, response, next);
+  }
+}

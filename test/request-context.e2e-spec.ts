@@ -1,0 +1,199 @@
+import { Controller, Get, Headers, Logger, Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Test } from '@nestjs/testing';
+import type { AddressInfo } from 'net';
+import { connect } from 'net';
+import { Writable } from 'stream';
+import request from 'supertest';
+import { AgentSecurityModule } from '@agent-security/core';
+import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** A pino destination that keeps the JSON lines for the test to read. */
+class LogCapture extends Writable {
+  readonly lines: Array<Record<string, any>> = [];
+  override _write(chunk: Buffer, _encoding: string, done: () => void) {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) this.lines.push(JSON.parse(line));
+    done();
+  }
+}
+
+@Controller('test')
+class TestController {
+  private readonly logger = new Logger('TestController');
+
+  @Get('log')
+  log() {
+    this.logger.log('inside the handler');
+    return { ok: true };
+  }
+
+  @Get('boom')
+  boom() {
+    throw new Error('database password is hunter2');
+  }
+
+  @Get('echo-secret')
+  echo(@Headers() headers: Record<string, string>) {
+    // What a careless handler does: the redaction must still keep the token and cookie out.
+    this.logger.log({ token: 'abc.def.ghi', note: 'a token field', headers });
+    return { ok: true };
+  }
+}
+
+async function testApp(logs: LogCapture) {
+  @Module({
+    imports: [
+      AgentSecurityModule.forRoot({
+        jwt: { secret: TEST_SECRET },
+        logging: { destination: logs },
+        cors: { origins: ['http://app.example'], credentials: true },
+      }),
+    ],
+    controllers: [TestController],
+  })
+  class TestApp {}
+  const app = (await Test.createTestingModule({ imports: [TestApp] }).compile()).createNestApplication({ bufferLogs: true });
+  const { Logger: PinoLogger } = await import('nestjs-pino');
+  app.useLogger(app.get(PinoLogger));
+  await app.init();
+  return app;
+}
+
+const waitForLogs = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+describe('Request ids, logs and the error shape (e2e)', () => {
+  let demo: INestApplication;
+  let app: INestApplication;
+  const logs = new LogCapture();
+
+  beforeAll(async () => {
+    demo = await startDemo({}, { AGENT_SECURITY_TIERS: JSON.stringify({ free: { limit: 1, windowMs: 60_000 } }) });
+    app = await testApp(logs);
+  });
+  afterAll(async () => {
+    await demo.close();
+    await app.close();
+  });
+
+  function expectId(res: request.Response) {
+    expect([res.status, res.headers['x-request-id']]).toEqual([res.status, expect.stringMatching(UUID)]);
+    expect([res.status, res.headers['x-response-time']]).toEqual([res.status, expect.stringMatching(/^\d+ms$/)]);
+    if (res.status >= 400 && res.headers['content-type']?.includes('json')) {
+      expect(res.body.requestId).toBe(res.headers['x-request-id']);
+    }
+  }
+
+  it('puts X-Request-ID and X-Response-Time on every kind of response', async () => {
+    const server = demo.getHttpServer();
+    const token = signToken({ sub: `ids-${process.pid}` });
+    expectId(await request(server).get('/health').expect(200));
+    expectId(await request(server).get('/me').expect(401));
+    expectId(await request(server).get('/me').set(bearer(token)).expect(200));
+    expectId(await request(server).get('/me').set(bearer(token)).expect(429));
+    expectId(await request(server).get('/no-such-route').expect(404));
+    expectId(await request(server).post('/agent/chat').set(bearer(signToken({ sub: 'v' }))).send({ message: 42 }).expect(400));
+    const malformed = await request(server)
+      .post('/agent/chat')
+      .set(bearer(signToken({ sub: 'm' })))
+      .set('Content-Type', 'application/json')
+      .send('{"message": "unterminated')
+      .expect(400);
+    expectId(malformed);
+    expect(malformed.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Malformed request body', requestId: malformed.headers['x-request-id'] });
+    expectId(await request(app.getHttpServer()).get('/test/boom').set(bearer(signToken())).expect(500));
+    const preflight = await request(app.getHttpServer())
+      .options('/test/log')
+      .set('Origin', 'http://app.example')
+      .set('Access-Control-Request-Method', 'GET')
+      .expect(204);
+    expect(preflight.headers['x-request-id']).toMatch(UUID);
+  });
+
+  it('answers an unexpected error with a bare 500 and logs its stack once', async () => {
+    const res = await request(app.getHttpServer()).get('/test/boom').set(bearer(signToken())).expect(500);
+    expect(res.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Internal server error', requestId: res.headers['x-request-id'] });
+    expect(res.text).not.toContain('hunter2');
+    await waitForLogs();
+    const lines = logs.lines.filter((line) => line.requestId === res.headers['x-request-id'] && line.level === 50);
+    expect(lines).toHaveLength(1);
+    expect(lines[0].err.stack).toContain('database password is hunter2');
+    expect(lines[0]).toMatchObject({ method: 'GET', status: 500, route: '/test/boom' });
+  });
+
+  it('keeps a safe incoming X-Request-ID and replaces an unsafe one', async () => {
+    const server = demo.getHttpServer();
+    const kept = await request(server).get('/health').set('X-Request-ID', 'client-id-123_abc.XYZ').expect(200);
+    expect(kept.headers['x-request-id']).toBe('client-id-123_abc.XYZ');
+    const long = await request(server).get('/health').set('X-Request-ID', 'x'.repeat(10 * 1024)).expect(200);
+    expect(long.headers['x-request-id']).toMatch(UUID);
+    const spaced = await request(server).get('/health').set('X-Request-ID', 'has space').expect(200);
+    expect(spaced.headers['x-request-id']).toMatch(UUID);
+  });
+
+  it('never reflects an incoming id that carries CR/LF or control bytes', async () => {
+    await demo.listen(0, '127.0.0.1');
+    const { port } = demo.getHttpServer().address() as AddressInfo;
+    const raw = (id: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(`GET /health HTTP/1.1\r\nHost: x\r\nX-Request-ID: ${id}\r\nConnection: close\r\n\r\n`);
+        });
+        let data = '';
+        socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+      });
+    for (const id of ['abc\rInjected: yes', 'abc\x01def', 'abc\x7fdef']) {
+      const response = await raw(id);
+      expect(response).not.toMatch(/^Injected/m);
+      const echoed = /^X-Request-ID: (.*)$/im.exec(response);
+      if (echoed) expect(echoed[1].trim()).toMatch(UUID);
+    }
+  });
+
+  it('does not trust the incoming id when told not to', async () => {
+    const capture = new LogCapture();
+    @Module({ imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET }, logging: { trustIncomingRequestId: false, destination: capture } })], controllers: [TestController] })
+    class Untrusting {}
+    // NestFactory without a logger option: Nest's logger is process-wide, and a testing module compiled
+    // here would install its TestingLogger over the other app's pino logger.
+    const untrusting = await NestFactory.create(Untrusting);
+    await untrusting.init();
+    try {
+      const res = await request(untrusting.getHttpServer()).get('/test/log').set('X-Request-ID', 'client-chosen').expect(401);
+      expect(res.headers['x-request-id']).toMatch(UUID);
+    } finally {
+      await untrusting.close();
+    }
+  });
+
+  it('tags every line logged while handling a request with its requestId, and writes one lean completion line', async () => {
+    const token = signToken({ sub: 'logger-user', tier: 'pro' });
+    const res = await request(app.getHttpServer()).get('/test/log').set(bearer(token)).set('Cookie', 'session=s3cret').expect(200);
+    await waitForLogs();
+    const id = res.headers['x-request-id'];
+    const mine = logs.lines.filter((line) => line.requestId === id);
+    const inside = mine.find((line) => line.msg === 'inside the handler');
+    expect(inside).toBeDefined();
+    expect(inside!.context).toBe('TestController');
+    const done = mine.find((line) => line.msg === 'request completed');
+    expect(done).toMatchObject({ method: 'GET', route: '/test/log', path: '/test/log', status: 200, userId: 'logger-user', tier: 'pro' });
+    expect(typeof done!.durationMs).toBe('number');
+    expect(done!.ip).toBeDefined();
+  });
+
+  it('keeps Authorization, cookies and tokens out of every log line', async () => {
+    const token = signToken({ sub: 'secretive' });
+    await request(app.getHttpServer()).get('/test/log').set(bearer(token)).set('Cookie', 'session=s3cret').expect(200);
+    await request(app.getHttpServer()).get('/test/echo-secret').set(bearer(token)).set('Cookie', 'session=s3cret').expect(200);
+    await request(app.getHttpServer()).get('/test/boom').set(bearer(token)).set('Cookie', 'session=s3cret').expect(500);
+    await waitForLogs();
+    const all = JSON.stringify(logs.lines);
+    expect(all).not.toContain(token);
+    expect(all).not.toContain('s3cret');
+    expect(all).not.toContain('abc.def.ghi');
+    expect(all).toContain('[REDACTED]');
+  });
+});
