@@ -93,8 +93,9 @@ describe('Redis outages', () => {
         timings.push(Date.now() - start);
         expect(res.status).toBe(200);
       }
-      // 50 ms command timeout; 250 ms of margin for a loaded CI machine. Without the timeout these would hang.
-      expect(Math.max(...timings)).toBeLessThan(300);
+      // 50 ms command timeout, with a wide margin for a loaded CI machine: this asserts "does not hang"
+      // (without the timeout these never answer), not a speed.
+      expect(Math.max(...timings)).toBeLessThan(1000);
     } finally {
       redis.resume();
     }

@@ -18,26 +18,6 @@ describe('MemoryThrottlerStorage', () => {
     clock.onApplicationShutdown();
   });
 
-  it('takes the same time per request with an empty and a full window', () => {
-    const time = (fill: number) => {
-      let now = 0;
-      const s = new MemoryThrottlerStorage({ now: () => now });
-      const rule = [{ key: 'k', limit: 100_000, windowMs: 1e12 }];
-      for (let i = 0; i < fill; i++) s.consumeSync(rule);
-      const refused = [{ key: 'k', limit: fill, windowMs: 1e12 }];
-      const start = process.hrtime.bigint();
-      for (let i = 0; i < 20_000; i++) {
-        now++;
-        s.consumeSync(refused);
-      }
-      s.onApplicationShutdown();
-      return Number(process.hrtime.bigint() - start);
-    };
-    time(10); // warm-up
-    // O(1): a window holding 50 000 entries costs about what one holding 10 does (not 5 000 times more).
-    expect(time(50_000)).toBeLessThan(time(10) * 20);
-  });
-
   it('evicts idle windows', () => {
     let now = 1_000;
     const s = new MemoryThrottlerStorage({ now: () => now });
