@@ -1,6 +1,7 @@
 import { Controller, Get, Module, Req, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { get, type IncomingMessage } from 'http';
+import { Writable } from 'stream';
 import { Redis } from 'ioredis';
 import type { AddressInfo } from 'net';
 import request from 'supertest';
@@ -178,13 +179,41 @@ class SeenUrlController {
 }
 
 describe('Tokens in query strings', () => {
+  let logged = '';
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logged += chunk.toString();
+      done();
+    },
+  });
+
   async function appWith(allowQueryToken: boolean) {
-    @Module({ imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET, allowQueryToken } })], controllers: [SeenUrlController] })
+    @Module({
+      imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET, allowQueryToken }, logging: { destination } })],
+      controllers: [SeenUrlController],
+    })
     class QueryApp {}
     const app = (await Test.createTestingModule({ imports: [QueryApp] }).compile()).createNestApplication({ logger: false });
     await app.init();
     return app;
   }
+
+  it('never reach a log line, allowed or refused', async () => {
+    const refusedToken = signToken({ sub: 'refused' });
+    const acceptedToken = signToken({ sub: 'accepted' });
+    for (const [allowed, token, status] of [[false, refusedToken, 401], [true, acceptedToken, 200]] as const) {
+      const app = await appWith(allowed);
+      try {
+        await request(app.getHttpServer()).get(`/seen-url?access_token=${token}`).expect(status);
+      } finally {
+        await app.close();
+      }
+    }
+    await sleep(50);
+    expect(logged).toContain('/seen-url?access_token=[REDACTED]');
+    expect(logged).not.toContain(refusedToken);
+    expect(logged).not.toContain(acceptedToken);
+  });
 
   it('are refused unless an option allows them', async () => {
     const app = await appWith(false);

@@ -16,8 +16,8 @@ export function takeQueryToken(request: IncomingMessage & { originalUrl?: string
   if (start < 0) return undefined;
   const end = url.indexOf('&', start);
   const raw = url.slice(start + PARAM.length, end < 0 ? undefined : end);
-  request.url = redact(url);
-  if (request.originalUrl !== undefined) request.originalUrl = redact(request.originalUrl);
+  request.url = redactQueryToken(url);
+  if (request.originalUrl !== undefined) request.originalUrl = redactQueryToken(request.originalUrl);
   try {
     const token = decodeURIComponent(raw);
     return token === '' ? undefined : token;
@@ -26,6 +26,8 @@ export function takeQueryToken(request: IncomingMessage & { originalUrl?: string
   }
 }
 
-function redact(url: string): string {
+/** The URL with any `access_token` value replaced by `[REDACTED]`. */
+export function redactQueryToken(url: string): string {
+  if (!url.includes(PARAM)) return url;
   return url.replace(/([?&])access_token=[^&]*/g, `$1${REDACTED}`);
 }

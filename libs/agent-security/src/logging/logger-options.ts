@@ -3,6 +3,7 @@ import type { Params } from 'nestjs-pino';
 import { pinoHttp, type HttpLogger, type Options as PinoHttpOptions } from 'pino-http';
 import type { LoggingOptions } from '../agent-security-options.interface.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
+import { redactQueryToken } from '../auth/query-token.js';
 import { assignRequestId } from './request-id.js';
 
 /** Never in a log line, whatever a user's own serializers add. */
@@ -32,7 +33,8 @@ function completion(request: Request, response: ServerResponse, value: Record<st
   const principal = request.principal;
   return {
     method: request.method,
-    path: request.originalUrl ?? request.url,
+    // A token in the query string is a credential even on a request that was refused for carrying it.
+    path: redactQueryToken(request.originalUrl ?? request.url ?? ''),
     route: request.route?.path,
     status: response.statusCode,
     durationMs: value.durationMs,
