@@ -1,6 +1,5 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import type { Params as PinoParams } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, LoggerOptions as PinoLoggerOptions } from 'pino';
 
 /** JWS algorithms the guard can be told to accept. `none` is deliberately absent. */
 export type JwtAlgorithm =
@@ -103,8 +102,8 @@ export interface LoggingOptions {
   trustIncomingRequestId?: boolean;
   /** Where the JSON lines go (a pino destination: `pino.destination('/var/log/agent.log')`, a stream). Default stdout. */
   destination?: DestinationStream;
-  /** Any further nestjs-pino parameters; `pinoHttp` options are merged over the module's own. */
-  pino?: Omit<PinoParams, 'pinoHttp'> & { pinoHttp?: Record<string, unknown> };
+  /** Any further pino options (serializers, formatters, mixin, transport, ...), merged over the module's own. */
+  pino?: PinoLoggerOptions;
 }
 
 export interface AgentSecurityOptions {

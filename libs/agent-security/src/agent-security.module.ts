@@ -1,5 +1,5 @@
 import { Global, Inject, type MiddlewareConsumer, Module, type NestModule, type OnModuleInit, RequestMethod } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { JwtService } from '@nestjs/jwt';
 import { resolveAgentSecurityConfig, type AgentSecurityConfig } from './agent-security.config.js';
@@ -10,7 +10,8 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { CorsMiddleware } from './cors/cors.middleware.js';
 import { HttpExceptionFilter } from './errors/http-exception.filter.js';
-import { loggerParams } from './logging/logger-options.js';
+import { createRootLogger, loggerParams } from './logging/logger-options.js';
+import { AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
 import { RequestContextMiddleware } from './logging/request-context.middleware.js';
 import { RedisConnection } from './throttling/redis-connection.js';
 import { RateLimitStoreHealthIndicator } from './throttling/rate-limit-store.health.js';
@@ -19,7 +20,6 @@ import { throttlingProviders } from './throttling/throttling.providers.js';
 import { AGENT_SECURITY_STORE } from './throttling/throttling.constants.js';
 import { TokenBudgetGuard } from './usage/token-budget.guard.js';
 import { AGENT_SECURITY_USAGE_STORE } from './usage/usage.constants.js';
-import { UsageInterceptor } from './usage/usage.interceptor.js';
 import { usageProviders } from './usage/usage.providers.js';
 import { UsageService } from './usage/usage.service.js';
 
@@ -32,11 +32,12 @@ import { UsageService } from './usage/usage.service.js';
 @Module({
   imports: [
     // Reads the validated config from this (global) module: one set of options for everything.
-    LoggerModule.forRootAsync({ inject: [AGENT_SECURITY_CONFIG], useFactory: loggerParams }),
+    LoggerModule.forRootAsync({ inject: [AGENT_SECURITY_LOGGER], useFactory: loggerParams }),
   ],
   providers: [
     CorsMiddleware,
     RequestContextMiddleware,
+    { provide: AGENT_SECURITY_LOGGER, inject: [AGENT_SECURITY_CONFIG], useFactory: createRootLogger },
     {
       provide: AGENT_SECURITY_CONFIG,
       inject: [AGENT_SECURITY_OPTIONS],
@@ -57,10 +58,9 @@ import { UsageService } from './usage/usage.service.js';
     // Before the request throttle: a request refused for its token budget is not counted as a request.
     { provide: APP_GUARD, useClass: TokenBudgetGuard },
     { provide: APP_GUARD, useClass: TierThrottlerGuard },
-    { provide: APP_INTERCEPTOR, useClass: UsageInterceptor },
     { provide: APP_FILTER, useClass: HttpExceptionFilter },
   ],
-  exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection, RateLimitStoreHealthIndicator, UsageService, AGENT_SECURITY_USAGE_STORE],
+  exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOGGER, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection, RateLimitStoreHealthIndicator, UsageService, AGENT_SECURITY_USAGE_STORE],
 })
 export class AgentSecurityModule extends ConfigurableModuleClass implements NestModule, OnModuleInit {
   private mountedEarly = false;

@@ -17,6 +17,9 @@ export class CorsMiddleware implements NestMiddleware {
     this.policy = config.cors ? corsPolicy(config.cors) : undefined;
   }
 
+  /** `use`, bound once, for callers that pass it around. */
+  readonly handle = (request: IncomingMessage, response: ServerResponse, next: () => void): void => this.use(request, response, next);
+
   get enabled(): boolean {
     return this.policy !== undefined;
   }

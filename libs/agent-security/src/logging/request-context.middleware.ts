@@ -1,13 +1,14 @@
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'http';
-import type { HttpLogger } from 'pino-http';
+import type { Logger } from 'pino';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { CorsMiddleware } from '../cors/cors.middleware.js';
-import { createHttpLogger } from './logger-options.js';
+import { AGENT_SECURITY_LOGGER } from './logging.constants.js';
 import { assignRequestId } from './request-id.js';
+import { completionLogger } from './logger-options.js';
+import { REQUEST_START as START, requestIds, startRequestLog } from './request-logger.js';
 
-const START = Symbol('agent-security:start');
 const WRITE_HEAD = Symbol('agent-security:writeHead');
 type TimedResponse = ServerResponse & { [START]?: number; [WRITE_HEAD]?: ServerResponse['writeHead'] };
 
@@ -22,7 +23,7 @@ function writeHeadWithTiming(this: TimedResponse, ...args: unknown[]) {
 
 /**
  * The front of every request, before body parsing, guards and routing: the request id
- * (`X-Request-ID`), the clock behind `X-Response-Time`, the request's pino-http logger, then CORS.
+ * (`X-Request-ID`), the clock behind `X-Response-Time`, the request's logger and completion line, then CORS.
  * Guards reject requests that an interceptor never sees, and the body parser rejects some before
  * any Nest middleware runs, so none of this can wait for either.
  *
@@ -32,18 +33,19 @@ function writeHeadWithTiming(this: TimedResponse, ...args: unknown[]) {
  */
 @Injectable()
 export class RequestContextMiddleware implements NestMiddleware {
-  private readonly trustIncoming: boolean;
-  // One pino-http instance per app, not nestjs-pino's process-wide one: two apps in one process
-  // (tests, a hybrid app) each log to their own destination.
-  private readonly httpLogger: HttpLogger | undefined;
   readonly handle: (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void;
 
-  constructor(@Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig, cors: CorsMiddleware) {
-    this.trustIncoming = config.logging === false || config.logging.trustIncomingRequestId !== false;
-    this.httpLogger = createHttpLogger(config);
-    const trustIncoming = this.trustIncoming;
-    const httpLogger = this.httpLogger;
-    const applyCors = cors.enabled ? (request: IncomingMessage, response: ServerResponse, next: () => void) => cors.use(request, response, next) : undefined;
+  constructor(
+    @Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig,
+    // The app's own root logger, not nestjs-pino's process-wide one: two apps in one process (tests,
+    // a hybrid app) each log to their own destination.
+    @Inject(AGENT_SECURITY_LOGGER) root: Logger | undefined,
+    cors: CorsMiddleware,
+  ) {
+    const trustIncoming = config.logging === false || config.logging.trustIncomingRequestId !== false;
+    const completion = root === undefined ? undefined : completionLogger(config, root);
+    const rest = cors.enabled ? cors.handle : (_request: IncomingMessage, _response: ServerResponse, next: (error?: unknown) => void) => next();
+    // One closure, built once; per request only what the request itself needs.
     this.handle = (request, response, next) => {
       const timed = response as TimedResponse;
       if (timed[START] !== undefined) return next();
@@ -51,15 +53,10 @@ export class RequestContextMiddleware implements NestMiddleware {
       // Whatever writeHead was there (another middleware may have wrapped it too) still runs after ours.
       timed[WRITE_HEAD] = timed.writeHead;
       timed.writeHead = writeHeadWithTiming as ServerResponse['writeHead'];
-      assignRequestId(request, response, trustIncoming);
-      if (httpLogger === undefined) {
-        if (applyCors === undefined) next();
-        else applyCors(request, response, next);
-      } else if (applyCors === undefined) {
-        httpLogger(request, response, next);
-      } else {
-        httpLogger(request, response, () => applyCors(request, response, next));
-      }
+      const id = assignRequestId(request, response, trustIncoming);
+      if (root === undefined) return rest(request, response, next);
+      startRequestLog(root, completion!, request, response);
+      requestIds.run(id, rest, request, response, next);
     };
   }
 

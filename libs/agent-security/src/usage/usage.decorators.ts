@@ -1,7 +1,8 @@
-import { applyDecorators, createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, SetMetadata, UseInterceptors, type ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'http';
 import { AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from './usage.constants.js';
 import type { UsageMeter } from './usage-meter.js';
+import { UsageInterceptor } from './usage.interceptor.js';
 
 /**
  * The route spends the caller's LLM token budget: the remaining budget is checked before the handler
@@ -9,7 +10,9 @@ import type { UsageMeter } from './usage-meter.js';
  * ends: a returned `{ usage: { inputTokens, outputTokens } }` is recorded by itself, and anything
  * added to the request's `@Usage()` meter too.
  */
-export const TokenBudget = () => SetMetadata(TOKEN_BUDGET_METADATA, true);
+export const TokenBudget = () =>
+  // The interceptor only where it is needed: a global one costs every request an RxJS pipe.
+  applyDecorators(SetMetadata(TOKEN_BUDGET_METADATA, true), UseInterceptors(UsageInterceptor));
 
 /**
  * A streamed agent response: one request against the rate limit however long it streams, a slot

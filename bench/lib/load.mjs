@@ -1,0 +1,95 @@
+// Load (autocannon, programmatic) and the one-request sanity checks.
+import { request as httpRequest } from 'node:http';
+import autocannon from 'autocannon';
+import { ORIGIN } from './common.mjs';
+
+/**
+ * One autocannon run against GET /me. Every request is built by setupRequest with the next token of the
+ * pool (one shared counter across all connections), so consecutive requests come from different callers.
+ */
+export async function runLoad(url, tokens, { connections, duration }) {
+  const headers = tokens.map((token) => `Bearer ${token}`);
+  let next = 0;
+  let built = 0;
+  const result = await autocannon({
+    url,
+    connections,
+    duration,
+    pipelining: 1,
+    timeout: 10,
+    requests: [
+      {
+        method: 'GET',
+        path: '/me',
+        headers: { origin: ORIGIN, accept: 'application/json' },
+        setupRequest(req) {
+          req.headers.authorization = headers[next];
+          next = next + 1 === headers.length ? 0 : next + 1;
+          built++;
+          return req;
+        },
+      },
+    ],
+  });
+  const seconds = result.duration || duration;
+  return {
+    rps: result.requests.total / seconds,
+    total: result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes: result.statusCodeStats,
+    built,
+  };
+}
+
+/** One request; resolves { status, headers, body }. */
+export function get(url, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/me`, { method: 'GET', headers: { origin: ORIGIN, ...headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('sanity request timed out')));
+    req.end();
+  });
+}
+
+/**
+ * Checks a variant does its job before it is measured. `expect` says what it must do:
+ * auth (401 without a token, the caller in the body with one), rateLimit (an X-RateLimit/RateLimit header),
+ * cors (Access-Control-Allow-Origin for the request's Origin), requestId (an X-Request-ID header).
+ * Returns a list of problems (empty when all is well).
+ */
+export async function sanityCheck(url, token, expect) {
+  const problems = [];
+  const ok = await get(url, { authorization: `Bearer ${token}` });
+  if (ok.status !== 200) problems.push(`valid token: expected 200, got ${ok.status} ${ok.body.slice(0, 200)}`);
+  let body;
+  try {
+    body = JSON.parse(ok.body);
+  } catch {
+    problems.push(`valid token: body is not JSON: ${ok.body.slice(0, 200)}`);
+  }
+  if (expect.auth && body && !/^user-\d+$/.test(body.userId)) problems.push(`valid token: body names no caller: ${ok.body}`);
+  if (expect.rateLimit && ok.headers['x-ratelimit-limit'] === undefined && ok.headers['ratelimit'] === undefined) {
+    problems.push('no rate-limit header');
+  }
+  if (expect.cors && ok.headers['access-control-allow-origin'] !== ORIGIN) problems.push('no Access-Control-Allow-Origin');
+  if (expect.requestId && ok.headers['x-request-id'] === undefined) problems.push('no X-Request-ID');
+  if (expect.auth) {
+    const missing = await get(url);
+    if (missing.status !== 401) problems.push(`no token: expected 401, got ${missing.status}`);
+    const forged = await get(url, { authorization: `Bearer ${token.slice(0, -4)}AAAA` });
+    if (forged.status !== 401) problems.push(`bad signature: expected 401, got ${forged.status}`);
+  } else {
+    const missing = await get(url);
+    if (missing.status !== 200) problems.push(`no token (no auth in this variant): expected 200, got ${missing.status}`);
+  }
+  return problems;
+}

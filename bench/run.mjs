@@ -1,0 +1,429 @@
+// `npm run bench`: every variant as its own process on loopback, driven by autocannon, interleaved over
+// several rounds; prints one Markdown table of medians, then Redis commands per request and key sizes.
+//
+//   BENCH_DURATION     measured seconds per run (default 4)
+//   BENCH_WARMUP       warm-up seconds before each measured run (default 1)
+//   BENCH_ROUNDS       rounds; each runs every variant once, in a rotated order (default 3)
+//   BENCH_CONNECTIONS  autocannon connections (default 50)
+//   BENCH_VARIANTS     comma-separated subset of variant names (the bare app is always included);
+//                      also the opt-in experiments x-* (see EXPERIMENTS)
+//   BENCH_PIN          1 to pin (Linux, >= 2 CPUs, taskset): the variant server gets the last CPU to itself,
+//                      autocannon + redis-server share the others. Default: the OS places everything
+//
+// Progress goes to stderr; the report goes to stdout.
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import { RedisThrottlerStorage } from '@agent-security/core';
+import { CALLERS, FILLED_LIMIT, PREFILL_ENTRIES, makeTokens, writeTokens } from './lib/common.mjs';
+import { runLoad, sanityCheck } from './lib/load.mjs';
+import { pinSelf, pinningPlan, startServer } from './lib/process.mjs';
+import { SCRIPT_COMMANDS, diffSnapshots, redisSnapshot, startRedis } from './lib/redis.mjs';
+
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+if (nodeMajor < 22) {
+  console.error(`bench: Node ${process.version} cannot load NestJS 12; run it with node_modules/.bin/node (npm run bench does).`);
+  process.exit(1);
+}
+
+function envNumber(name, fallback, { min = 0, integer = false } = {}) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    console.error(`bench: ${name}=${JSON.stringify(raw)} is not a valid ${integer ? 'whole number' : 'number'} >= ${min}`);
+    process.exit(1);
+  }
+  return value;
+}
+
+const DURATION = envNumber('BENCH_DURATION', 4, { min: 1 });
+const WARMUP = envNumber('BENCH_WARMUP', 1, { min: 0 });
+const ROUNDS = envNumber('BENCH_ROUNDS', 3, { min: 1, integer: true });
+const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, { min: 1, integer: true });
+
+/**
+ * The rows. `expect` drives the sanity check each server must pass before it is measured;
+ * `redis` marks variants whose Redis traffic is counted; `logs` those that write the log file.
+ */
+const FILL = `window pre-filled: ${PREFILL_ENTRIES} live entries per caller, limit ${FILLED_LIMIT}`;
+const VARIANTS = [
+  { name: 'bare', label: '1. bare NestJS app (no guards)', expect: {} },
+  { name: 'nest-throttler-memory', label: '2. @nestjs/throttler + its stock in-memory storage', expect: { rateLimit: true } },
+  { name: 'nest-throttler-memory-filled', label: `2b. same, ${FILL}`, expect: { rateLimit: true } },
+  { name: 'nest-throttler-peer-redis', label: '3. @nestjs/throttler + @nest-lab/throttler-storage-redis', expect: { rateLimit: true }, redis: true },
+  { name: 'nest-throttler-our-redis', label: '4. @nestjs/throttler + our RedisThrottlerStorage', expect: { rateLimit: true }, redis: true },
+  { name: 'nest-throttler-our-memory', label: '5. @nestjs/throttler + our MemoryThrottlerStorage', expect: { rateLimit: true } },
+  { name: 'nest-throttler-our-memory-filled', label: `5b. same, ${FILL}`, expect: { rateLimit: true } },
+  {
+    name: 'ours-full',
+    label: '6. ours, whole stack: AgentSecurityModule (JWT, limits on Redis, pino to file, request id, CORS)',
+    expect: { auth: true, rateLimit: true, cors: true, requestId: true },
+    redis: true,
+    logs: true,
+  },
+  {
+    name: 'ours-module-min',
+    label: '6a. ours: AgentSecurityModule with logging: false, cors: false, no redis (JWT, in-memory limits, request id)',
+    expect: { auth: true, rateLimit: true, requestId: true },
+  },
+  { name: 'ours-jwt', label: '6b. ours, JWT only: AuthGuard + TokenVerifier', expect: { auth: true } },
+  { name: 'ours-logging', label: '6c. ours, logging only: RequestContextMiddleware + loggerParams() (request id, pino to file)', expect: { requestId: true }, logs: true },
+  { name: 'ours-cors', label: '6d. ours, CORS only: CorsMiddleware', expect: { cors: true } },
+  {
+    name: 'hand-full',
+    label: '7. by hand: @nestjs/jwt guard + @nestjs/throttler on @nest-lab Redis + nestjs-pino to file + request id + enableCors',
+    expect: { auth: true, rateLimit: true, cors: true, requestId: true },
+    redis: true,
+    logs: true,
+  },
+  { name: 'hand-jwt', label: '7a. by hand, JWT only: guard on JwtService.verifyAsync', expect: { auth: true } },
+  { name: 'hand-pino', label: '7b. by hand, logging only: nestjs-pino to file + randomUUID request id', expect: { requestId: true }, logs: true },
+  { name: 'hand-cors', label: '7c. by hand, CORS only: app.enableCors', expect: { cors: true } },
+];
+
+/** Opt-in rows (BENCH_VARIANTS=x-...): what a change in the library would buy, measured with today's code. */
+const EXPERIMENTS = [
+  {
+    name: 'x-our-redis-autopipelining',
+    label: 'x1. row 4 with an ioredis client created with enableAutoPipelining: true',
+    expect: { rateLimit: true },
+    redis: true,
+  },
+  {
+    name: 'x-ours-full-autopipelining',
+    label: 'x2. row 6 given an ioredis client with the module\'s fail-fast options + enableAutoPipelining: true',
+    expect: { auth: true, rateLimit: true, cors: true, requestId: true },
+    redis: true,
+    logs: true,
+  },
+  {
+    name: 'x-ours-full-redact-no-wildcards',
+    label: 'x6. row 6 with the default redact paths minus the wildcard ones (*.token, *.password, ...)',
+    expect: { auth: true, rateLimit: true, cors: true, requestId: true },
+    redis: true,
+    logs: true,
+  },
+  {
+    name: 'x-bare-noop-interceptor',
+    label: 'x4. row 1 plus one global APP_INTERCEPTOR that only returns next.handle()',
+    expect: {},
+  },
+  {
+    name: 'x-bare-noop-async-guard',
+    label: 'x5. row 1 plus one global guard whose canActivate is async and returns true',
+    expect: {},
+  },
+  {
+    name: 'x-ours-full-no-redact',
+    label: 'x3. row 6 with pino redaction switched off (logging.pino.pinoHttp.redact: undefined)',
+    expect: { auth: true, rateLimit: true, cors: true, requestId: true },
+    redis: true,
+    logs: true,
+  },
+];
+
+function selectedVariants() {
+  const filter = process.env.BENCH_VARIANTS;
+  if (!filter) return VARIANTS;
+  const all = [...VARIANTS, ...EXPERIMENTS];
+  const wanted = new Set(filter.split(',').map((name) => name.trim()).filter(Boolean));
+  for (const name of wanted) {
+    if (!all.some((variant) => variant.name === name)) {
+      console.error(`bench: unknown variant ${name}; known: ${all.map((variant) => variant.name).join(', ')}`);
+      process.exit(1);
+    }
+  }
+  return all.filter((variant) => variant.name === 'bare' || wanted.has(variant.name));
+}
+
+const median = (values) => {
+  const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+function countLines(file) {
+  return new Promise((resolve) => {
+    let lines = 0;
+    createReadStream(file)
+      .on('data', (chunk) => {
+        for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+      })
+      .on('end', () => resolve(lines))
+      .on('error', () => resolve(0));
+  });
+}
+
+/** Rounds interleave the variants; each round starts at a different place in the list, so no variant is always first or last. */
+function roundOrder(variants, round) {
+  const shift = Math.floor((round * variants.length) / ROUNDS);
+  return [...variants.slice(shift), ...variants.slice(0, shift)];
+}
+
+/** One server: start, check, warm up, measure (with Redis counters around the measured run), stop. */
+async function measure(variant, ctx, round) {
+  const logFile = path.join(ctx.tmp, `${variant.name}-${round}.log`);
+  if (variant.redis) await ctx.redis.client.flushall();
+  const server = await startServer(variant.name, {
+    BENCH_REDIS_URL: ctx.redis.url,
+    BENCH_LOG_FILE: logFile,
+    BENCH_TOKENS_FILE: ctx.tokensFile,
+  }, { cpu: ctx.pin?.server });
+  const out = { checks: [] };
+  try {
+    const problems = await sanityCheck(server.url, ctx.tokens[0], variant.expect);
+    if (variant.redis && (await ctx.redis.client.dbsize()) === 0) problems.push('no key in Redis after a request');
+    if (problems.length) throw new Error(`sanity check failed: ${problems.join('; ')}`);
+    if (WARMUP > 0) out.warmup = await runLoad(server.url, ctx.tokens, { connections: CONNECTIONS, duration: WARMUP });
+    const before = variant.redis ? await redisSnapshot(ctx.redis.client) : undefined;
+    const cpuBefore = server.cpuSeconds();
+    out.result = await runLoad(server.url, ctx.tokens, { connections: CONNECTIONS, duration: DURATION });
+    out.cpuUsPerRequest = ((server.cpuSeconds() - cpuBefore) * 1e6) / out.result.total;
+    if (variant.redis) {
+      out.redis = diffSnapshots(before, await redisSnapshot(ctx.redis.client));
+      out.keys = await ctx.redis.client.dbsize();
+    }
+  } finally {
+    await server.stop();
+  }
+  if (variant.logs) {
+    let size = 0;
+    try {
+      size = statSync(logFile).size;
+    } catch {
+      // no file: reported below
+    }
+    out.logLines = size > 0 ? await countLines(logFile) : 0;
+    out.logRequests = (out.warmup?.total ?? 0) + out.result.total;
+    rmSync(logFile, { force: true });
+  }
+  return out;
+}
+
+function fmt(value, digits = 0) {
+  if (!Number.isFinite(value)) return 'n/a';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function machineLine(redisVersion, pin) {
+  const cpus = os.cpus();
+  const model = cpus[0]?.model?.trim() ?? 'unknown CPU';
+  return (
+    `Machine: ${model}, ${cpus.length} cores (os.cpus()), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ` +
+    `${os.type()} ${os.release()} ${os.arch()}; Node ${process.version}; Redis ${redisVersion}; ` +
+    (pin ? `variant server pinned to CPU ${pin.server}, autocannon on CPU ${pin.harness}, redis-server on CPU ${pin.redis}` : 'no CPU pinning')
+  );
+}
+
+/** MEMORY USAGE of one caller's key after N calls of each storage's increment(). */
+async function keySizes(redis) {
+  const client = redis.client;
+  await client.flushall();
+  // The same `key` argument for both: the one ThrottlerGuard's stock generateKey forms for caller user-0 on GET /me.
+  const key = createHash('sha256').update('MeController-me-default-user-0').digest('hex');
+  const ours = new RedisThrottlerStorage(client);
+  const peer = new ThrottlerStorageRedisService(client);
+  const peerKey = `{${key}:default}:hits`;
+  const rows = [];
+  let done = 0;
+  for (const entries of [20, 200, 2000]) {
+    for (; done < entries; done++) {
+      await ours.increment(key, 3_600_000, 1e9, 0, 'default');
+      await peer.increment(key, 3_600_000, 1e9, 3_600_000, 'default');
+    }
+    rows.push({
+      entries,
+      ours: await client.memory('USAGE', key, 'SAMPLES', 0),
+      oursEncoding: await client.object('ENCODING', key),
+      oursCount: await client.zcard(key),
+      peer: await client.memory('USAGE', peerKey, 'SAMPLES', 0),
+      peerEncoding: await client.object('ENCODING', peerKey),
+      peerCount: Number(await client.get(peerKey)),
+    });
+  }
+  await client.flushall();
+  return { key, peerKey, rows };
+}
+
+async function main() {
+  const variants = selectedVariants();
+  const pin = pinningPlan();
+  if (pin) pinSelf(pin.harness);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'agent-security-bench-'));
+  const tokens = makeTokens(CALLERS);
+  const tokensFile = path.join(tmp, 'tokens.json');
+  writeTokens(tokensFile, tokens);
+  const redis = await startRedis({ cpu: pin?.redis });
+  const cleanup = async () => {
+    await redis.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    cleanup().finally(() => process.exit(130));
+  });
+  const started = Date.now();
+  const machine = machineLine(redis.version, pin);
+  log(machine);
+  log(
+    `bench: ${variants.length} variants x ${ROUNDS} rounds, ${WARMUP} s warm-up + ${DURATION} s measured, ` +
+      `${CONNECTIONS} connections, ${CALLERS} callers (one token per request in turn); private redis-server on ${redis.port}`,
+  );
+
+  const ctx = { redis, tokens, tokensFile, tmp, pin };
+  const runs = new Map(variants.map((variant) => [variant.name, []]));
+  const failures = new Map();
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const variant of roundOrder(variants, round)) {
+        if (failures.has(variant.name)) continue;
+        try {
+          const out = await measure(variant, ctx, round);
+          runs.get(variant.name)[round] = out;
+          const r = out.result;
+          log(
+            `[round ${round + 1}/${ROUNDS}] ${variant.name.padEnd(34)} ${fmt(r.rps).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms` +
+              `  server CPU ${fmt(out.cpuUsPerRequest, 1)} µs/req` +
+              `  non-2xx ${r.non2xx}${r.errors ? `  errors ${r.errors}` : ''}${r.timeouts ? `  timeouts ${r.timeouts}` : ''}` +
+              (out.keys !== undefined ? `  redis keys ${out.keys}` : '') +
+              (out.logLines !== undefined ? `  log lines ${out.logLines}/${out.logRequests} requests` : ''),
+          );
+        } catch (error) {
+          failures.set(variant.name, error.message.split('\n').slice(0, 6).join(' | '));
+          log(`[round ${round + 1}/${ROUNDS}] ${variant.name}: FAILED: ${failures.get(variant.name)}`);
+        }
+      }
+    }
+    log('bench: measuring MEMORY USAGE of one caller key');
+    const sizes = await keySizes(redis);
+    report({ variants, runs, failures, sizes, machine, seconds: (Date.now() - started) / 1000 });
+  } finally {
+    await cleanup();
+  }
+}
+
+function report({ variants, runs, failures, sizes, machine, seconds }) {
+  const bare = runs.get('bare') ?? [];
+  const lines = [];
+  lines.push('');
+  lines.push(
+    `### Benchmark: GET /me, ${CONNECTIONS} connections, ${CALLERS} distinct callers, ${WARMUP} s warm-up + ${DURATION} s measured, ` +
+      `medians of ${ROUNDS} interleaved rounds`,
+  );
+  lines.push('');
+  lines.push('| variant | req/s (median) | p50 ms | p99 ms | non-2xx | ratio to bare (min-max) | server CPU µs/req (median) |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|');
+  for (const variant of variants) {
+    if (failures.has(variant.name) && runs.get(variant.name).filter(Boolean).length === 0) {
+      lines.push(`| ${variant.label} | failed: ${failures.get(variant.name).replace(/\|/g, '/')} | | | | | |`);
+      continue;
+    }
+    const done = runs.get(variant.name).map((run, round) => ({ run, round })).filter(({ run }) => run);
+    const results = done.map(({ run }) => run.result);
+    const ratios = done.map(({ run, round }) => (bare[round] ? run.result.rps / bare[round].result.rps : NaN)).filter(Number.isFinite);
+    const non2xx = results.reduce((sum, r) => sum + r.non2xx, 0);
+    const errors = results.reduce((sum, r) => sum + r.errors + r.timeouts, 0);
+    const ratio =
+      variant.name === 'bare'
+        ? '1.00'
+        : `${fmt(median(ratios), 2)} (${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)})`;
+    lines.push(
+      `| ${variant.label} | ${fmt(median(results.map((r) => r.rps)))} | ${fmt(median(results.map((r) => r.p50)))} | ` +
+        `${fmt(median(results.map((r) => r.p99)))} | ${non2xx}${errors ? ` (+${errors} errors)` : ''} | ${ratio} | ` +
+        `${fmt(median(done.map(({ run }) => run.cpuUsPerRequest)), 1)} |`,
+    );
+  }
+  lines.push('');
+  lines.push(machine);
+  lines.push('');
+  lines.push(
+    'Ratio: each round\'s req/s over the bare app\'s req/s in the same round, median (and range) over rounds. ' +
+      'non-2xx: total over all measured runs. Every request carries `Origin: http://localhost:3000`. ' +
+      'The @nestjs/throttler rows key callers by the Authorization header (row 7 by the verified `sub`); ' +
+      'ThrottlerGuard\'s stock generateKey hashes it. Server CPU µs/req: user + system CPU of the variant\'s process ' +
+      'over the measured run (from /proc) divided by the requests it answered; unlike req/s it does not depend on how fast ' +
+      'autocannon can go, so it is the cleaner cost measure where a variant is close to the bare app.',
+  );
+
+  const redisRows = variants.filter((variant) => variant.redis && runs.get(variant.name).some(Boolean));
+  if (redisRows.length) {
+    lines.push('');
+    lines.push('### Redis per request (INFO commandstats before and after each measured run, summed over rounds)');
+    lines.push('');
+    lines.push('| variant | script calls / req | commands run by scripts / req | bytes to Redis / req | bytes from Redis / req | Redis CPU µs / req | keys after run |');
+    lines.push('|---|---|---|---:|---:|---:|---:|');
+    for (const variant of redisRows) {
+      const done = runs.get(variant.name).filter(Boolean);
+      const requests = done.reduce((sum, run) => sum + run.result.total, 0);
+      const commands = {};
+      let netIn = 0;
+      let netOut = 0;
+      let cpu = 0;
+      for (const run of done) {
+        for (const [name, calls] of Object.entries(run.redis.commands)) commands[name] = (commands[name] ?? 0) + calls;
+        netIn += run.redis.netIn;
+        netOut += run.redis.netOut;
+        cpu += run.redis.cpuSec;
+      }
+      const per = (calls) => fmt(calls / requests, 2);
+      const scripts = Object.entries(commands).filter(([name]) => SCRIPT_COMMANDS.has(name));
+      const others = Object.entries(commands).filter(([name]) => !SCRIPT_COMMANDS.has(name)).sort((a, b) => b[1] - a[1]);
+      const scriptTotal = scripts.reduce((sum, [, calls]) => sum + calls, 0);
+      const otherTotal = others.reduce((sum, [, calls]) => sum + calls, 0);
+      lines.push(
+        `| ${variant.label.split('.')[0]}. ${variant.name} | ${per(scriptTotal)} (${scripts.map(([name, calls]) => `${name} ${per(calls)}`).join(', ') || 'none'}) | ` +
+          `${per(otherTotal)} (${others.map(([name, calls]) => `${name} ${per(calls)}`).join(', ') || 'none'}) | ` +
+          `${fmt(netIn / requests)} | ${fmt(netOut / requests)} | ${fmt((cpu * 1e6) / requests, 1)} | ${done.map((run) => run.keys).join(', ')} |`,
+      );
+    }
+    lines.push('');
+    lines.push(
+      'Commands a script runs are counted by Redis under their own names; neither storage sends anything but its script, ' +
+        'so script calls / req is also round trips / req. Requests = completed responses of the measured run (in-flight requests ' +
+        'at its edges make the ratios uncertain by about ±0.5%). Keys after run: one per caller (plus the sanity check\'s).',
+    );
+  }
+
+  if (sizes) {
+    lines.push('');
+    lines.push('### MEMORY USAGE of one caller\'s key (SAMPLES 0), after N increment() calls on a 1 h window');
+    lines.push('');
+    lines.push(`| entries | ours: \`${sizes.key.slice(0, 8)}…\` (sorted set) | peer: \`{${sizes.key.slice(0, 8)}…:default}:hits\` (counter) |`);
+    lines.push('|---:|---:|---:|');
+    for (const row of sizes.rows) {
+      lines.push(
+        `| ${fmt(row.entries)} | ${fmt(row.ours)} B (${row.oursEncoding}, ${row.oursCount} members) | ${fmt(row.peer)} B (${row.peerEncoding}, value ${row.peerCount}) |`,
+      );
+    }
+    lines.push('');
+    lines.push(
+      'Same `key` argument to both: the 64-hex key ThrottlerGuard forms for one caller. Ours is an exact sliding-window log ' +
+        '(one member per allowed request in the window); the peer is a fixed-window counter (plus a `:blocked` key once blocked).',
+    );
+  }
+
+  const checks = variants
+    .filter((variant) => variant.logs && runs.get(variant.name).some(Boolean))
+    .map((variant) => {
+      const done = runs.get(variant.name).filter(Boolean);
+      return `${variant.name}: ${done.map((run) => `${run.logLines} log lines / ${run.logRequests} requests`).join('; ')}`;
+    });
+  if (checks.length) {
+    lines.push('');
+    lines.push(`Log files written (lines per run, warm-up included): ${checks.join(' — ')}`);
+  }
+  if (failures.size) {
+    lines.push('');
+    for (const [name, message] of failures) lines.push(`FAILED ${name}: ${message}`);
+  }
+  lines.push('');
+  lines.push(`Total harness time ${fmt(seconds)} s. Reproduce: \`npm run bench\` (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_WARMUP, BENCH_VARIANTS).`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+await main();

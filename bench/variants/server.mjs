@@ -1,0 +1,448 @@
+// One benchmark variant as its own process: `node bench/variants/server.mjs <variant> <port>`.
+// Prints `READY <port>` once listening on 127.0.0.1. Reads BENCH_REDIS_URL, BENCH_LOG_FILE, BENCH_TOKENS_FILE.
+// Plain JavaScript: decorators are applied by calling them (no TypeScript step).
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
+import { Controller, Get, Module, Req, UnauthorizedException } from '@nestjs/common';
+import { JwtModule, JwtService } from '@nestjs/jwt';
+import { ThrottlerGuard, ThrottlerModule, ThrottlerStorageService } from '@nestjs/throttler';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import { LoggerModule } from 'nestjs-pino';
+import pino from 'pino';
+import { Redis } from 'ioredis';
+import * as lib from '@agent-security/core';
+import {
+  EXPOSED_HEADERS,
+  FILLED_LIMIT,
+  HUGE_LIMIT,
+  ORIGIN,
+  PREFILL_ENTRIES,
+  SECRET,
+  TIERS,
+  WINDOW_MS,
+  readTokens,
+} from '../lib/common.mjs';
+
+const [variantName, portText] = process.argv.slice(2);
+const port = Number(portText);
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const LOG_FILE = process.env.BENCH_LOG_FILE ?? join(tmpdir(), `agent-security-bench-${process.pid}.log`);
+
+/** A named export of the library, or a clear error naming it (the library is being worked on). */
+function ours(name) {
+  if (!(name in lib)) throw new Error(`@agent-security/core does not export ${name}`);
+  return lib[name];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one handler every variant serves: GET /me -> { userId, tier }.
+function meController(kind) {
+  class MeController {
+    me(arg) {
+      if (kind === 'principal') return { userId: arg.userId, tier: arg.tier };
+      const caller = arg.principal ?? arg.user;
+      return { userId: caller?.userId ?? caller?.sub ?? 'anonymous', tier: caller?.tier ?? 'pro' };
+    }
+  }
+  Controller()(MeController);
+  if (kind === 'principal') ours('CurrentPrincipal')()(MeController.prototype, 'me', 0);
+  else Req()(MeController.prototype, 'me', 0);
+  Get('me')(MeController.prototype, 'me', Object.getOwnPropertyDescriptor(MeController.prototype, 'me'));
+  return MeController;
+}
+
+function appModule(metadata) {
+  class AppModule {}
+  Module(metadata)(AppModule);
+  return AppModule;
+}
+
+// ---------------------------------------------------------------------------------------------
+// @nestjs/throttler pieces.
+/**
+ * Keyed per caller: the raw Authorization header (1,000 distinct tokens -> 1,000 keys). It is the cheapest
+ * per-caller tracker there is (no decoding); ThrottlerGuard's stock generateKey then sha256-hashes it.
+ */
+const trackByAuthorization = (req) => req.headers.authorization ?? req.ip;
+
+function throttlerModule(storage, limit = HUGE_LIMIT, getTracker = trackByAuthorization) {
+  return ThrottlerModule.forRoot({
+    throttlers: [{ name: 'default', limit, ttl: WINDOW_MS }],
+    ...(storage ? { storage } : {}),
+    getTracker,
+  });
+}
+
+/** The key ThrottlerGuard forms for a caller on GET /me (stock generateKey: sha256 of class-handler-name-tracker). */
+function throttlerKey(Me, tracker) {
+  const context = { getClass: () => Me, getHandler: () => Me.prototype.me };
+  return ThrottlerGuard.prototype.generateKey.call(null, context, tracker, 'default');
+}
+
+/**
+ * Fills each caller's window with PREFILL_ENTRIES entries spread evenly over the last WINDOW_MS, so the
+ * window is at a steady state: full, and ~PREFILL_ENTRIES/60 entries per caller age out each second.
+ * The clock is faked during the fill only: Date.now for the stock storage, which reads it on every call;
+ * `setClock` for ours, which keeps the clock it was constructed with.
+ */
+async function prefill(Me, storage, setClock = (now) => { Date.now = now; }) {
+  const tokens = readTokens(process.env.BENCH_TOKENS_FILE);
+  const keys = tokens.map((token) => throttlerKey(Me, `Bearer ${token}`));
+  const realNow = Date.now;
+  const start = realNow() - WINDOW_MS;
+  try {
+    for (let i = 0; i < PREFILL_ENTRIES; i++) {
+      const t = start + Math.floor((i * WINDOW_MS) / PREFILL_ENTRIES);
+      setClock(() => t);
+      for (const key of keys) await storage.increment(key, WINDOW_MS, FILLED_LIMIT, WINDOW_MS, 'default');
+    }
+  } finally {
+    setClock(realNow);
+  }
+}
+
+/**
+ * Our memory storage with a clock the fill can move: the constructor's `now` option during the fill, then
+ * the instance's clock field set back to Date.now itself, so the measured run pays no extra call.
+ */
+function ourMemoryForFill() {
+  let clock = Date.now;
+  const storage = new (ours('MemoryThrottlerStorage'))({ now: () => clock() });
+  const setClock = (now) => {
+    clock = now;
+    if (now === Date.now) {
+      if (!('now' in storage)) throw new Error('MemoryThrottlerStorage has no `now` field any more: update bench/variants/server.mjs');
+      storage.now = Date.now;
+    }
+  };
+  return { storage, setClock };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-assembled pieces, the way the NestJS docs show them.
+/** The docs' AuthGuard: split the header, JwtService.verifyAsync, put the payload on request.user. */
+class JwtAuthGuard {
+  constructor(jwtService) {
+    this.jwtService = jwtService;
+  }
+  async canActivate(context) {
+    const request = context.switchToHttp().getRequest();
+    const [type, token] = request.headers.authorization?.split(' ') ?? [];
+    if (type !== 'Bearer' || !token) throw new UnauthorizedException();
+    try {
+      request.user = await this.jwtService.verifyAsync(token, { secret: SECRET });
+    } catch {
+      throw new UnauthorizedException();
+    }
+    return true;
+  }
+}
+const handJwtModule = () => JwtModule.register({ global: true, secret: SECRET });
+const handJwtGuard = () => ({ provide: APP_GUARD, useFactory: (jwtService) => new JwtAuthGuard(jwtService), inject: [JwtService] });
+
+/** nestjs-pino to a file, request id from randomUUID echoed in X-Request-Id, the Authorization header redacted. */
+const handPino = () =>
+  LoggerModule.forRoot({
+    pinoHttp: [
+      {
+        level: 'info',
+        genReqId: (req, res) => {
+          const existing = req.id ?? req.headers['x-request-id'];
+          if (existing) return existing;
+          const id = randomUUID();
+          res.setHeader('X-Request-Id', id);
+          return id;
+        },
+        redact: ['req.headers.authorization'],
+      },
+      pino.destination({ dest: LOG_FILE, sync: false }),
+    ],
+  });
+
+const handCors = (app) => app.enableCors({ origin: [ORIGIN], exposedHeaders: EXPOSED_HEADERS });
+
+// ---------------------------------------------------------------------------------------------
+// Our parts on their own, wired from the library's exports exactly as AgentSecurityModule wires them.
+function ourConfig(extra = {}) {
+  return ours('resolveAgentSecurityConfig')({ jwt: { secret: SECRET }, tiers: TIERS, ...extra });
+}
+
+/** The whole stack: AgentSecurityModule with JWT, limits on Redis, logging to a file, request id, CORS. */
+function oursFull({ redis = REDIS_URL, logging = {} } = {}) {
+  const AgentSecurityModule = ours('AgentSecurityModule');
+  return {
+    module: appModule({
+      imports: [
+        AgentSecurityModule.forRoot({
+          jwt: { secret: SECRET },
+          redis,
+          tiers: TIERS,
+          logging: { level: 'info', destination: pino.destination({ dest: LOG_FILE, sync: false }), ...logging },
+          cors: { origins: [ORIGIN] },
+        }),
+      ],
+      controllers: [meController('principal')],
+    }),
+  };
+}
+
+/** An ioredis client with ioredis's auto-pipelining (commands issued in one tick share one socket write). */
+const autoPipelined = (options = {}) => new Redis(REDIS_URL, { enableAutoPipelining: true, ...options });
+
+// ---------------------------------------------------------------------------------------------
+/** Each variant: the root module (and anything to do on the app before it listens). */
+const variants = {
+  bare() {
+    return { module: appModule({ controllers: [meController('req')] }) };
+  },
+
+  'nest-throttler-memory'() {
+    return {
+      module: appModule({
+        imports: [throttlerModule()],
+        controllers: [meController('req')],
+        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
+      }),
+    };
+  },
+
+  async 'nest-throttler-memory-filled'() {
+    const Me = meController('req');
+    const storage = new ThrottlerStorageService();
+    await prefill(Me, storage);
+    return {
+      module: appModule({
+        imports: [throttlerModule(storage, FILLED_LIMIT)],
+        controllers: [Me],
+        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
+      }),
+    };
+  },
+
+  'nest-throttler-peer-redis'() {
+    const storage = new ThrottlerStorageRedisService(new Redis(REDIS_URL));
+    return {
+      module: appModule({
+        imports: [throttlerModule(storage)],
+        controllers: [meController('req')],
+        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
+      }),
+    };
+  },
+
+  'nest-throttler-our-redis'() {
+    const storage = new (ours('RedisThrottlerStorage'))(REDIS_URL);
+    return {
+      module: appModule({
+        imports: [throttlerModule(storage)],
+        controllers: [meController('req')],
+        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
+      }),
+    };
+  },
+
+  'nest-throttler-our-memory'() {
+    const storage = new (ours('MemoryThrottlerStorage'))();
+    return {
+      module: appModule({
+        imports: [throttlerModule(storage)],
+        controllers: [meController('req')],
+        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
+      }),
+    };
+  },
+
+  async 'nest-throttler-our-memory-filled'() {
+    const Me = meController('req');
+    const { storage, setClock } = ourMemoryForFill();
+    await prefill(Me, storage, setClock);
+    return {
+      module: appModule({
+        imports: [throttlerModule(storage, FILLED_LIMIT)],
+        controllers: [Me],
+        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
+      }),
+    };
+  },
+
+  'ours-full'() {
+    return oursFull();
+  },
+
+  /** The module with everything optional off: JWT, throttling in process memory, request id; no logging, no CORS. */
+  'ours-module-min'() {
+    const AgentSecurityModule = ours('AgentSecurityModule');
+    return {
+      module: appModule({
+        imports: [AgentSecurityModule.forRoot({ jwt: { secret: SECRET }, tiers: TIERS, logging: false, cors: false })],
+        controllers: [meController('principal')],
+      }),
+    };
+  },
+
+  'ours-jwt'() {
+    const config = ourConfig();
+    const TokenVerifier = ours('TokenVerifier');
+    const verifier = new TokenVerifier(config, new JwtService({ secret: SECRET }));
+    return {
+      module: appModule({
+        controllers: [meController('principal')],
+        providers: [
+          { provide: ours('AGENT_SECURITY_CONFIG'), useValue: config },
+          { provide: TokenVerifier, useValue: verifier },
+          { provide: APP_GUARD, useClass: ours('AuthGuard') },
+        ],
+      }),
+    };
+  },
+
+  /**
+   * Logging (and the request id) as the module wires it: RequestContextMiddleware's `handle` mounted on the
+   * app before Nest's own middleware and body parser, the root logger from createRootLogger(), nestjs-pino
+   * configured by loggerParams(root). CORS off (config.cors false).
+   */
+  'ours-logging'() {
+    const config = ourConfig({ logging: { level: 'info', destination: pino.destination({ dest: LOG_FILE, sync: false }) } });
+    const RequestContextMiddleware = ours('RequestContextMiddleware');
+    const root = ours('createRootLogger')(config);
+    return {
+      module: appModule({
+        imports: [LoggerModule.forRoot(ours('loggerParams')(root))],
+        controllers: [meController('req')],
+        providers: [
+          { provide: ours('AGENT_SECURITY_CONFIG'), useValue: config },
+          { provide: ours('AGENT_SECURITY_LOGGER'), useValue: root },
+          ours('CorsMiddleware'),
+          RequestContextMiddleware,
+        ],
+      }),
+      before(app) {
+        app.use(app.get(RequestContextMiddleware).handle);
+      },
+    };
+  },
+
+  /** CORS alone: the module's CorsMiddleware mounted on the app before Nest's own middleware. */
+  'ours-cors'() {
+    const config = ourConfig({ cors: { origins: [ORIGIN] } });
+    const CorsMiddleware = ours('CorsMiddleware');
+    return {
+      module: appModule({
+        controllers: [meController('req')],
+        providers: [{ provide: ours('AGENT_SECURITY_CONFIG'), useValue: config }, CorsMiddleware],
+      }),
+      before(app) {
+        const cors = app.get(CorsMiddleware);
+        app.use((req, res, next) => cors.use(req, res, next));
+      },
+    };
+  },
+
+  // Experiments, not in the default run (BENCH_VARIANTS=...): what a change in the library would buy.
+  'x-our-redis-autopipelining'() {
+    const storage = new (ours('RedisThrottlerStorage'))(autoPipelined());
+    return {
+      module: appModule({
+        imports: [throttlerModule(storage)],
+        controllers: [meController('req')],
+        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
+      }),
+    };
+  },
+
+  /** The module's own fail-fast client options, plus auto-pipelining. */
+  'x-ours-full-autopipelining'() {
+    return oursFull({ redis: autoPipelined({ commandTimeout: 50, enableOfflineQueue: false, maxRetriesPerRequest: 0 }) });
+  },
+
+  /** Redaction switched off through the pinoHttp override (the completion line carries no header anyway). */
+  'x-ours-full-no-redact'() {
+    return oursFull({ logging: { pino: { pinoHttp: { redact: undefined } } } });
+  },
+
+  /** The module's default redact paths minus the wildcard ones (`*.token`, ...), through the pinoHttp override. */
+  'x-ours-full-redact-no-wildcards'() {
+    const paths = ours('DEFAULT_REDACT_PATHS').filter((path) => !path.includes('*'));
+    return oursFull({ logging: { pino: { pinoHttp: { redact: { paths, censor: '[REDACTED]' } } } } });
+  },
+
+  /** The bare app plus one global interceptor that does nothing: what any APP_INTERCEPTOR costs every route. */
+  'x-bare-noop-interceptor'() {
+    const noop = { intercept: (_context, next) => next.handle() };
+    return { module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_INTERCEPTOR, useValue: noop }] }) };
+  },
+
+  /** The bare app plus one global guard whose canActivate is async and always true (as TokenBudgetGuard on an unbudgeted route). */
+  'x-bare-noop-async-guard'() {
+    const guard = { canActivate: async () => true };
+    return { module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_GUARD, useValue: guard }] }) };
+  },
+
+  'hand-full'() {
+    const storage = new ThrottlerStorageRedisService(new Redis(REDIS_URL));
+    return {
+      module: appModule({
+        imports: [
+          handJwtModule(),
+          handPino(),
+          // Keyed per verified user: the JWT guard (registered first) has set request.user.
+          throttlerModule(storage, HUGE_LIMIT, (req) => req.user?.sub ?? req.ip),
+        ],
+        controllers: [meController('req')],
+        providers: [handJwtGuard(), { provide: APP_GUARD, useClass: ThrottlerGuard }],
+      }),
+      before: handCors,
+    };
+  },
+
+  'hand-jwt'() {
+    return { module: appModule({ imports: [handJwtModule()], controllers: [meController('req')], providers: [handJwtGuard()] }) };
+  },
+
+  'hand-pino'() {
+    return { module: appModule({ imports: [handPino()], controllers: [meController('req')] }) };
+  },
+
+  'hand-cors'() {
+    return { module: appModule({ controllers: [meController('req')] }), before: handCors };
+  },
+};
+
+export const VARIANT_NAMES = Object.keys(variants);
+
+async function main() {
+  const build = variants[variantName];
+  if (!build) throw new Error(`unknown variant ${JSON.stringify(variantName)}; known: ${VARIANT_NAMES.join(', ')}`);
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`bad port ${JSON.stringify(portText)}`);
+  const { module, before } = await build();
+  const app = await NestFactory.create(module, { logger: false, abortOnError: false });
+  before?.(app);
+  await app.listen(port, '127.0.0.1');
+  let closing = false;
+  const stop = async () => {
+    if (closing) return;
+    closing = true;
+    const timer = setTimeout(() => process.exit(0), 2000);
+    try {
+      await app.close();
+    } catch {
+      // exiting anyway
+    }
+    clearTimeout(timer);
+    // process.exit() still writes a --cpu-prof profile.
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.stdout.write(`READY ${port}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((error) => {
+    process.stderr.write(`${error?.stack ?? error}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,33 @@
+import { Writable } from 'stream';
+import { createRootLogger } from './logger-options';
+import { requestIds } from './request-logger';
+import { resolveAgentSecurityConfig } from '../agent-security.config';
+
+describe('the root logger', () => {
+  function capture() {
+    const lines: Array<Record<string, unknown>> = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const config = resolveAgentSecurityConfig({ jwt: { secret: 'x'.repeat(32) }, logging: { destination } });
+    return { logger: createRootLogger(config)!, lines };
+  }
+
+  it('tags lines with the request id inside a request, and logs outside one, again and again', async () => {
+    const { logger, lines } = capture();
+    logger.info('outside');
+    logger.info({ extra: 1 }, 'outside again');
+    requestIds.run('req-1', () => logger.info({ extra: 2 }, 'inside'));
+    logger.info({ requestId: 'explicit' }, 'explicit id');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.map(({ msg, requestId }) => ({ msg, requestId }))).toEqual([
+      { msg: 'outside', requestId: undefined },
+      { msg: 'outside again', requestId: undefined },
+      { msg: 'inside', requestId: 'req-1' },
+      { msg: 'explicit id', requestId: 'explicit' },
+    ]);
+  });
+});

@@ -1,0 +1,75 @@
+import { AsyncLocalStorage } from 'async_hooks';
+import type { IncomingMessage, ServerResponse } from 'http';
+import type { Logger } from 'pino';
+import { redactQueryToken } from '../auth/query-token.js';
+
+export const REQUEST_START = Symbol('agent-security:start');
+
+type Request = IncomingMessage & {
+  id?: string;
+  log?: Logger;
+  route?: { path?: string };
+  ip?: string;
+  originalUrl?: string;
+};
+export type LoggedResponse = ServerResponse & { req: Request; err?: unknown; [REQUEST_START]?: number; [ROOT]?: Logger };
+
+const ROOT = Symbol('agent-security:logger');
+
+/**
+ * The id of the request being handled. Lines get it through the root logger's mixin, instead of a
+ * child logger per request: a pino child serializes its bindings when it is made, on every request,
+ * whether or not anything is logged.
+ */
+export const requestIds = new AsyncLocalStorage<string>();
+
+// A fresh object each time: pino merges the line's fields into what the mixin returns.
+export function requestIdMixin(): object {
+  const id = requestIds.getStore();
+  return id === undefined ? {} : { requestId: id };
+}
+
+/**
+ * One lean line per request, written when the response closes (finished or aborted): what, who, how
+ * long. No header dump (so nothing secret to leak, and no per-request serialization of the request
+ * object as pino-http's child logger does). A 5xx or a recorded error logs at error level with the
+ * error and its stack, once.
+ */
+function onResponseClose(this: LoggedResponse): void {
+  const root = this[ROOT]!;
+  const request = this.req;
+  const start = this[REQUEST_START];
+  const principal = request.principal;
+  const status = this.statusCode;
+  const line = {
+    requestId: request.id,
+    method: request.method,
+    // A token in the query string is a credential even on a request refused for carrying it.
+    path: redactQueryToken(request.originalUrl ?? request.url ?? ''),
+    route: request.route?.path,
+    status,
+    durationMs: start === undefined ? undefined : Math.round((performance.now() - start) * 10) / 10,
+    userId: principal?.userId,
+    tier: principal?.tier,
+    ip: request.ip ?? request.socket.remoteAddress,
+    aborted: this.writableFinished ? undefined : true,
+    err: this.err,
+  };
+  try {
+    if (line.err !== undefined || status >= 500) root.error(line, 'request failed');
+    else root.info(line, 'request completed');
+  } catch {
+    // A log line that cannot be written (a user's serializer or mixin that throws) must not take the process down.
+  }
+}
+
+/**
+ * Gives the request its logger (`req.log`; lines carry the request id while `requestIds` runs) and
+ * schedules its completion line on `completion`, a logger without the root's redaction: the line is
+ * built from fixed fields that hold no header or token.
+ */
+export function startRequestLog(root: Logger, completion: Logger, request: IncomingMessage, response: ServerResponse): void {
+  (request as Request).log = root;
+  (response as LoggedResponse)[ROOT] = completion;
+  response.on('close', onResponseClose);
+}
