@@ -25,7 +25,8 @@ for i = 1, n do
   if blocked < 0 and count >= tonumber(ARGV[2 * i]) then blocked = i - 1 end
 end
 local out = { blocked < 0 and 1 or 0, blocked }
-local member = nowText .. ':' .. ARGV[1]
+-- The score already holds the time; the member only has to be unique (instance id and sequence).
+local member = ARGV[1]
 for i = 1, n do
   local window = tonumber(ARGV[2 * i + 1]) * 1000
   local count = counts[i]
