@@ -178,6 +178,8 @@ describe('Request ids, logs and the error shape (e2e)', () => {
     const inside = mine.find((line) => line.msg === 'inside the handler');
     expect(inside).toBeDefined();
     expect(inside!.context).toBe('TestController');
+    // The caller and the route are known by the time the handler runs, and its lines say so.
+    expect(inside).toMatchObject({ userId: 'logger-user', tier: 'pro', route: '/test/log' });
     const done = mine.find((line) => line.msg === 'request completed');
     expect(done).toMatchObject({ method: 'GET', route: '/test/log', path: '/test/log', status: 200, userId: 'logger-user', tier: 'pro' });
     expect(typeof done!.durationMs).toBe('number');

@@ -1,7 +1,7 @@
 import type { Params } from 'nestjs-pino';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
-import { requestIdMixin } from './request-logger.js';
+import { requestContextMixin } from './request-logger.js';
 
 const REDACTED = '[REDACTED]';
 
@@ -35,7 +35,7 @@ export function createRootLogger(config: AgentSecurityConfig): Logger | undefine
     level: logging.level ?? 'info',
     redact: { paths: [...DEFAULT_REDACT_PATHS, ...(logging.redact ?? [])], censor: REDACTED },
     ...logging.pino,
-    mixin: userMixin ? (object, level, logger) => ({ ...requestIdMixin(), ...userMixin(object, level, logger) }) : requestIdMixin,
+    mixin: userMixin ? (object, level, logger) => ({ ...requestContextMixin(), ...userMixin(object, level, logger) }) : requestContextMixin,
   };
   return logging.destination ? pino(options, logging.destination) : pino(options);
 }

@@ -7,7 +7,7 @@ import { CorsMiddleware } from '../cors/cors.middleware.js';
 import { AGENT_SECURITY_LOGGER } from './logging.constants.js';
 import { assignRequestId } from './request-id.js';
 import { completionLogger } from './logger-options.js';
-import { REQUEST_START as START, requestIds, startRequestLog } from './request-logger.js';
+import { currentRequest, REQUEST_START as START, startRequestLog } from './request-logger.js';
 
 const WRITE_HEAD = Symbol('agent-security:writeHead');
 type TimedResponse = ServerResponse & { [START]?: number; [WRITE_HEAD]?: ServerResponse['writeHead'] };
@@ -53,10 +53,10 @@ export class RequestContextMiddleware implements NestMiddleware {
       // Whatever writeHead was there (another middleware may have wrapped it too) still runs after ours.
       timed[WRITE_HEAD] = timed.writeHead;
       timed.writeHead = writeHeadWithTiming as ServerResponse['writeHead'];
-      const id = assignRequestId(request, response, trustIncoming);
+      assignRequestId(request, response, trustIncoming);
       if (root === undefined) return rest(request, response, next);
       startRequestLog(root, completion!, request, response);
-      requestIds.run(id, rest, request, response, next);
+      currentRequest.run(request, rest, request, response, next);
     };
   }
 

@@ -1,6 +1,7 @@
 import { Writable } from 'stream';
 import { createRootLogger } from './logger-options';
-import { requestIds } from './request-logger';
+import type { IncomingMessage } from 'http';
+import { currentRequest } from './request-logger';
 import { resolveAgentSecurityConfig } from '../agent-security.config';
 
 describe('the root logger', () => {
@@ -20,13 +21,18 @@ describe('the root logger', () => {
     const { logger, lines } = capture();
     logger.info('outside');
     logger.info({ extra: 1 }, 'outside again');
-    requestIds.run('req-1', () => logger.info({ extra: 2 }, 'inside'));
+    const request = { id: 'req-1' } as unknown as IncomingMessage;
+    currentRequest.run(request, () => logger.info({ extra: 2 }, 'inside'));
+    Object.assign(request, { route: { path: '/agent/chat' }, principal: { userId: 'alice', tier: 'pro' } });
+    currentRequest.run(request, () => logger.info('inside, caller known'));
     logger.info({ requestId: 'explicit' }, 'explicit id');
     await new Promise((resolve) => setImmediate(resolve));
+    expect(lines[3]).toMatchObject({ route: '/agent/chat', userId: 'alice', tier: 'pro' });
     expect(lines.map(({ msg, requestId }) => ({ msg, requestId }))).toEqual([
       { msg: 'outside', requestId: undefined },
       { msg: 'outside again', requestId: undefined },
       { msg: 'inside', requestId: 'req-1' },
+      { msg: 'inside, caller known', requestId: 'req-1' },
       { msg: 'explicit id', requestId: 'explicit' },
     ]);
   });

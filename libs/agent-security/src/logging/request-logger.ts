@@ -17,16 +17,20 @@ export type LoggedResponse = ServerResponse & { req: Request; err?: unknown; [RE
 const ROOT = Symbol('agent-security:logger');
 
 /**
- * The id of the request being handled. Lines get it through the root logger's mixin, instead of a
- * child logger per request: a pino child serializes its bindings when it is made, on every request,
- * whether or not anything is logged.
+ * The request being handled. Lines logged while handling it get its id, and once known its route and
+ * caller, through the root logger's mixin: nothing is built per request (a pino child logger per
+ * request, as pino-http makes, serializes its bindings every time, whether or not anything is logged).
  */
-export const requestIds = new AsyncLocalStorage<string>();
+export const currentRequest = new AsyncLocalStorage<IncomingMessage>();
 
 // A fresh object each time: pino merges the line's fields into what the mixin returns.
-export function requestIdMixin(): object {
-  const id = requestIds.getStore();
-  return id === undefined ? {} : { requestId: id };
+export function requestContextMixin(): object {
+  const request = currentRequest.getStore() as Request | undefined;
+  if (request === undefined) return {};
+  const principal = request.principal;
+  const route = request.route?.path;
+  if (principal === undefined) return route === undefined ? { requestId: request.id } : { requestId: request.id, route };
+  return { requestId: request.id, route, userId: principal.userId, tier: principal.tier };
 }
 
 /**
