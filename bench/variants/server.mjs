@@ -193,6 +193,17 @@ function oursFull({ redis = REDIS_URL, logging = {} } = {}) {
 const autoPipelined = (options = {}) => new Redis(REDIS_URL, { enableAutoPipelining: true, ...options });
 
 // ---------------------------------------------------------------------------------------------
+/** @nestjs/throttler's stock ThrottlerGuard over the given storage (its own when undefined): rows 2 to 5. */
+function stockThrottler(storage, Me = meController('req'), limit) {
+  return {
+    module: appModule({
+      imports: [throttlerModule(storage, limit)],
+      controllers: [Me],
+      providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
+    }),
+  };
+}
+
 /** Each variant: the root module (and anything to do on the app before it listens). */
 const variants = {
   bare() {
@@ -200,72 +211,37 @@ const variants = {
   },
 
   'nest-throttler-memory'() {
-    return {
-      module: appModule({
-        imports: [throttlerModule()],
-        controllers: [meController('req')],
-        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
-      }),
-    };
+    // No storage: @nestjs/throttler's own in-memory one.
+    return stockThrottler(undefined);
   },
 
   async 'nest-throttler-memory-filled'() {
     const Me = meController('req');
     const storage = new ThrottlerStorageService();
     await prefill(Me, storage);
-    return {
-      module: appModule({
-        imports: [throttlerModule(storage, FILLED_LIMIT)],
-        controllers: [Me],
-        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
-      }),
-    };
+    return stockThrottler(storage, Me, FILLED_LIMIT);
   },
 
   'nest-throttler-peer-redis'() {
     const storage = new ThrottlerStorageRedisService(new Redis(REDIS_URL));
-    return {
-      module: appModule({
-        imports: [throttlerModule(storage)],
-        controllers: [meController('req')],
-        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
-      }),
-    };
+    return stockThrottler(storage);
   },
 
   'nest-throttler-our-redis'() {
     const storage = new (ours('RedisThrottlerStorage'))(REDIS_URL);
-    return {
-      module: appModule({
-        imports: [throttlerModule(storage)],
-        controllers: [meController('req')],
-        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
-      }),
-    };
+    return stockThrottler(storage);
   },
 
   'nest-throttler-our-memory'() {
     const storage = new (ours('MemoryThrottlerStorage'))();
-    return {
-      module: appModule({
-        imports: [throttlerModule(storage)],
-        controllers: [meController('req')],
-        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
-      }),
-    };
+    return stockThrottler(storage);
   },
 
   async 'nest-throttler-our-memory-filled'() {
     const Me = meController('req');
     const { storage, setClock } = ourMemoryForFill();
     await prefill(Me, storage, setClock);
-    return {
-      module: appModule({
-        imports: [throttlerModule(storage, FILLED_LIMIT)],
-        controllers: [Me],
-        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
-      }),
-    };
+    return stockThrottler(storage, Me, FILLED_LIMIT);
   },
 
   'ours-full'() {
@@ -344,13 +320,7 @@ const variants = {
   // Experiments, not in the default run (BENCH_VARIANTS=...): what a change in the library would buy.
   'x-our-redis-autopipelining'() {
     const storage = new (ours('RedisThrottlerStorage'))(autoPipelined());
-    return {
-      module: appModule({
-        imports: [throttlerModule(storage)],
-        controllers: [meController('req')],
-        providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
-      }),
-    };
+    return stockThrottler(storage);
   },
 
   /** The module's own fail-fast client options, plus auto-pipelining. */

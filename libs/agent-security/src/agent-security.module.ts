@@ -31,7 +31,7 @@ import { UsageService } from './usage/usage.service.js';
 @Global()
 @Module({
   imports: [
-    // Reads the validated config from this (global) module: one set of options for everything.
+    // Binds the module's own root logger (useExisting): nestjs-pino's Logger and PinoLogger write through it.
     LoggerModule.forRootAsync({ inject: [AGENT_SECURITY_LOGGER], useFactory: loggerParams }),
   ],
   providers: [

@@ -16,8 +16,8 @@ export function isSafeRequestId(value: string): boolean {
 }
 
 /**
- * Gives the request its id once, whoever asks first (the middleware, pino-http, or the exception
- * filter for errors raised before any middleware ran, like a malformed body), and echoes it.
+ * Gives the request its id once, whoever asks first (RequestContextMiddleware, or the exception
+ * filter for an error raised where the middleware is not mounted first), and echoes it.
  */
 export function assignRequestId(request: IncomingMessage, response: ServerResponse, trustIncoming: boolean): string {
   const existing = request.id;

@@ -12,7 +12,7 @@ type Request = IncomingMessage & {
   ip?: string;
   originalUrl?: string;
 };
-export type LoggedResponse = ServerResponse & { req: Request; err?: unknown; [REQUEST_START]?: number; [ROOT]?: Logger };
+type LoggedResponse = ServerResponse & { req: Request; err?: unknown; [REQUEST_START]?: number; [ROOT]?: Logger };
 
 const ROOT = Symbol('agent-security:logger');
 
@@ -68,7 +68,7 @@ function onResponseClose(this: LoggedResponse): void {
 }
 
 /**
- * Gives the request its logger (`req.log`; lines carry the request id while `requestIds` runs) and
+ * Gives the request its logger (`req.log`; lines carry the request id while `currentRequest` runs) and
  * schedules its completion line on `completion`, a logger without the root's redaction: the line is
  * built from fixed fields that hold no header or token.
  */
