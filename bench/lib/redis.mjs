@@ -60,7 +60,7 @@ export function parseInfo(text) {
 
 /**
  * What the harness compares before and after a run: calls per command (INFO commandstats; commands run
- * inside a script are counted too, under their own names), bytes in and out, and Redis's CPU seconds.
+ * inside a script are counted too, under their own names), bytes in and out, socket reads and writes, and Redis's CPU seconds.
  */
 export async function redisSnapshot(client) {
   const stats = parseInfo(await client.info('commandstats'));
@@ -75,6 +75,9 @@ export async function redisSnapshot(client) {
     commands,
     netIn: Number(general.total_net_input_bytes),
     netOut: Number(general.total_net_output_bytes),
+    // Socket reads and writes Redis performed: with pipelining, several script calls share one of each.
+    reads: Number(general.total_reads_processed),
+    writes: Number(general.total_writes_processed),
     cpuSec: Number(cpu.used_cpu_user) + Number(cpu.used_cpu_sys),
   };
 }
@@ -93,6 +96,8 @@ export function diffSnapshots(before, after) {
     commands,
     netIn: after.netIn - before.netIn,
     netOut: after.netOut - before.netOut,
+    reads: after.reads - before.reads,
+    writes: after.writes - before.writes,
     cpuSec: after.cpuSec - before.cpuSec,
   };
 }

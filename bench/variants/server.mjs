@@ -189,9 +189,6 @@ function oursFull({ redis = REDIS_URL, logging = {} } = {}) {
   };
 }
 
-/** An ioredis client with ioredis's auto-pipelining (commands issued in one tick share one socket write). */
-const autoPipelined = (options = {}) => new Redis(REDIS_URL, { enableAutoPipelining: true, ...options });
-
 // ---------------------------------------------------------------------------------------------
 /** @nestjs/throttler's stock ThrottlerGuard over the given storage (its own when undefined): rows 2 to 5. */
 function stockThrottler(storage, Me = meController('req'), limit) {
@@ -318,14 +315,19 @@ const variants = {
   },
 
   // Experiments, not in the default run (BENCH_VARIANTS=...): what a change in the library would buy.
-  'x-our-redis-autopipelining'() {
-    const storage = new (ours('RedisThrottlerStorage'))(autoPipelined());
+  'x-our-redis-no-pipelining'() {
+    const storage = new (ours('RedisThrottlerStorage'))(new Redis(REDIS_URL));
     return stockThrottler(storage);
   },
 
-  /** The module's own fail-fast client options, plus auto-pipelining. */
-  'x-ours-full-autopipelining'() {
-    return oursFull({ redis: autoPipelined({ commandTimeout: 50, enableOfflineQueue: false, maxRetriesPerRequest: 0 }) });
+  /** The module's own fail-fast client options, without the auto-pipelining it adds to a connection it opens. */
+  'x-ours-full-no-pipelining'() {
+    return oursFull({ redis: new Redis(REDIS_URL, { commandTimeout: 50, enableOfflineQueue: false, maxRetriesPerRequest: 0 }) });
+  },
+
+  'x-peer-redis-autopipelining'() {
+    const storage = new ThrottlerStorageRedisService(new Redis(REDIS_URL, { enableAutoPipelining: true }));
+    return stockThrottler(storage);
   },
 
   /** Redaction switched off through the pinoHttp override (the completion line carries no header anyway). */

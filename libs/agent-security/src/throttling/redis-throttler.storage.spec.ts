@@ -1,5 +1,7 @@
 import { Redis } from 'ioredis';
 import { startRedis, type RedisProcess } from '../../../../test/support/redis-server';
+import { resolveAgentSecurityConfig } from '../agent-security.config';
+import { RedisConnection } from './redis-connection';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 import { describeSlidingWindowContract } from './sliding-window.contract';
 
@@ -78,6 +80,51 @@ describe('RedisThrottlerStorage (real Redis)', () => {
       expect(refused.windows[0].resetMs).toBeLessThanOrEqual(2000);
     } finally {
       Date.now = realNow;
+    }
+  });
+
+  /** Socket writes and EVALSHA calls for 50 consume() calls issued in one turn of the event loop. */
+  async function oneTurn(storage: RedisThrottlerStorage, prefix: string) {
+    const admin = new Redis(redis.url);
+    try {
+      await storage.consume([{ key: `${prefix}:{warm}`, limit: 1000, windowMs: 60_000 }]);
+      const socket = (storage.client as Redis).stream;
+      const write = socket.write;
+      let writes = 0;
+      socket.write = function (this: typeof socket, ...args: Parameters<typeof write>) {
+        writes++;
+        return write.apply(this, args);
+      } as typeof write;
+      const before = commandCalls(await admin.info('commandstats'));
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => storage.consume([{ key: `${prefix}:{u${i % 10}}`, limit: 1000, windowMs: 60_000 }])),
+      );
+      const after = commandCalls(await admin.info('commandstats'));
+      socket.write = write;
+      expect(results.every((result) => result.allowed)).toBe(true);
+      expect(await admin.zcard(`${prefix}:{u3}`)).toBe(5);
+      return { writes, scriptCalls: (after.get('evalsha') ?? 0) - (before.get('evalsha') ?? 0) };
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  it('sends the calls of one event-loop turn in one socket write, each still one script call', async () => {
+    const owning = new RedisThrottlerStorage(redis.url);
+    try {
+      expect(await oneTurn(owning, 'batch')).toEqual({ writes: 1, scriptCalls: 50 });
+    } finally {
+      await owning.onApplicationShutdown();
+    }
+  });
+
+  it('does the same on the connection AgentSecurityModule opens from a URL', async () => {
+    const connection = new RedisConnection(resolveAgentSecurityConfig({ jwt: { secret: 'x'.repeat(32) }, redis: redis.url }));
+    try {
+      await connection.onModuleInit();
+      expect(await oneTurn(new RedisThrottlerStorage(connection.client!), 'module')).toEqual({ writes: 1, scriptCalls: 50 });
+    } finally {
+      await connection.onApplicationShutdown();
     }
   });
 

@@ -4,6 +4,7 @@ import { randomBytes } from 'crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { toThrottlerRecord, type ThrottlerStorageRecord } from './throttler-record.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule, WindowState } from './sliding-window.interface.js';
+import { PIPELINED_CONNECTION } from './redis-connection.js';
 import { SLIDING_WINDOW_SCRIPT } from './sliding-window.script.js';
 
 /** The script registered on a client by `defineCommand`: called by SHA, re-sent only after a NOSCRIPT. */
@@ -30,7 +31,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
       this.client = redis;
       this.owned = false;
     } else {
-      this.client = typeof redis === 'string' ? new Redis(redis) : new Redis(redis);
+      this.client = typeof redis === 'string' ? new Redis(redis, PIPELINED_CONNECTION) : new Redis({ ...PIPELINED_CONNECTION, ...redis });
       this.owned = true;
     }
     const client = this.client as RedisClient;
