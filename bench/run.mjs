@@ -73,6 +73,14 @@ const VARIANTS = [
   { name: 'ours-logging', label: '6c. ours, logging only: RequestContextMiddleware + loggerParams() (request id, pino to file)', expect: { requestId: true }, logs: true },
   { name: 'ours-cors', label: '6d. ours, CORS only: CorsMiddleware', expect: { cors: true } },
   {
+    name: 'ours-throttle-redis',
+    label: '6e. ours, throttling only: TierThrottlerGuard on RedisThrottlerStorage (caller from a token map, no JWT)',
+    expect: { rateLimit: true },
+    redis: true,
+  },
+  { name: 'ours-throttle-memory', label: '6f. ours, throttling only: TierThrottlerGuard on MemoryThrottlerStorage (same)', expect: { rateLimit: true } },
+  { name: 'ours-throttle-memory-filled', label: `6g. same, ${FILL}`, expect: { rateLimit: true } },
+  {
     name: 'hand-full',
     label: '7. by hand: @nestjs/jwt guard + @nestjs/throttler on @nest-lab Redis + nestjs-pino to file + request id + enableCors',
     expect: { auth: true, rateLimit: true, cors: true, requestId: true },

@@ -201,6 +201,50 @@ function stockThrottler(storage, Me = meController('req'), limit) {
   };
 }
 
+/**
+ * Our throttling alone: TierThrottlerGuard over `store`, with the providers the module gives it. The caller
+ * is looked up from the token pool in a Map filled at start-up (an Express middleware, no JWT work), so the
+ * row measures the guard and the store, not token checks. `filled` pre-fills every caller's window first.
+ */
+async function ourThrottling(store, { filled = false, setClock } = {}) {
+  const limit = filled ? FILLED_LIMIT : HUGE_LIMIT;
+  const tiers = Object.fromEntries(Object.keys(TIERS).map((name) => [name, { limit, windowMs: WINDOW_MS }]));
+  const config = ourConfig({ tiers });
+  const tokens = readTokens(process.env.BENCH_TOKENS_FILE);
+  const principals = new Map(tokens.map((token, i) => [`Bearer ${token}`, { userId: `user-${i}`, tier: 'pro' }]));
+  if (filled) {
+    const keys = tokens.map((_, i) => `${config.throttling.keyPrefix}:{user:user-${i}}`);
+    const realNow = Date.now;
+    const start = realNow() - WINDOW_MS;
+    try {
+      for (let i = 0; i < PREFILL_ENTRIES; i++) {
+        const t = start + Math.floor((i * WINDOW_MS) / PREFILL_ENTRIES);
+        setClock(() => t);
+        for (const key of keys) await store.consume([{ key, limit, windowMs: WINDOW_MS }]);
+      }
+    } finally {
+      setClock(realNow);
+    }
+  }
+  return {
+    module: appModule({
+      imports: [ThrottlerModule.forRoot({ throttlers: [{ name: 'default', limit, ttl: WINDOW_MS }], storage: store })],
+      controllers: [meController('req')],
+      providers: [
+        { provide: ours('AGENT_SECURITY_CONFIG'), useValue: config },
+        { provide: ours('AGENT_SECURITY_STORE'), useValue: store },
+        { provide: APP_GUARD, useClass: ours('TierThrottlerGuard') },
+      ],
+    }),
+    before(app) {
+      app.use((req, _res, next) => {
+        req.principal = principals.get(req.headers.authorization);
+        next();
+      });
+    },
+  };
+}
+
 /** Each variant: the root module (and anything to do on the app before it listens). */
 const variants = {
   bare() {
@@ -243,6 +287,19 @@ const variants = {
 
   'ours-full'() {
     return oursFull();
+  },
+
+  'ours-throttle-redis'() {
+    return ourThrottling(new (ours('RedisThrottlerStorage'))(REDIS_URL));
+  },
+
+  'ours-throttle-memory'() {
+    return ourThrottling(new (ours('MemoryThrottlerStorage'))());
+  },
+
+  'ours-throttle-memory-filled'() {
+    const { storage, setClock } = ourMemoryForFill();
+    return ourThrottling(storage, { filled: true, setClock });
   },
 
   /** The module with everything optional off: JWT, throttling in process memory, request id; no logging, no CORS. */
