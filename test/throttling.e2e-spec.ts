@@ -188,7 +188,14 @@ describe('A route with its own @Throttle() on top of the tier budget', () => {
   beforeAll(async () => {
     redis = await startRedis();
     @Module({
-      imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET }, redis: redis.url, tiers: { free: { limit: 4, windowMs: 60_000 } } })],
+      imports: [
+        AgentSecurityModule.forRoot({
+          jwt: { secret: TEST_SECRET },
+          redis: redis.url,
+          tiers: { free: { limit: 4, windowMs: 60_000 } },
+          logging: { level: process.env.LOG_LEVEL ?? 'silent' },
+        }),
+      ],
       controllers: [StrictController],
     })
     class StrictApp {}
