@@ -48,6 +48,8 @@ const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, { min: 1, integer: true }
  * The rows. `expect` drives the sanity check each server must pass before it is measured;
  * `redis` marks variants whose Redis traffic is counted; `logs` those that write the log file.
  */
+/** What rows 6 and 7 (and their experiments) must show, and that they use Redis and write the log file. */
+const FULL_STACK = { expect: { auth: true, rateLimit: true, cors: true, requestId: true }, redis: true, logs: true };
 const FILL = `window pre-filled: ${PREFILL_ENTRIES} live entries per caller, limit ${FILLED_LIMIT}`;
 const VARIANTS = [
   { name: 'bare', label: '1. bare NestJS app (no guards)', expect: {} },
@@ -60,9 +62,7 @@ const VARIANTS = [
   {
     name: 'ours-full',
     label: '6. ours, whole stack: AgentSecurityModule (JWT, limits on Redis, pino to file, request id, CORS)',
-    expect: { auth: true, rateLimit: true, cors: true, requestId: true },
-    redis: true,
-    logs: true,
+    ...FULL_STACK,
   },
   {
     name: 'ours-module-min',
@@ -83,9 +83,7 @@ const VARIANTS = [
   {
     name: 'hand-full',
     label: '7. by hand: @nestjs/jwt guard + @nestjs/throttler on @nest-lab Redis + nestjs-pino to file + request id + enableCors',
-    expect: { auth: true, rateLimit: true, cors: true, requestId: true },
-    redis: true,
-    logs: true,
+    ...FULL_STACK,
   },
   { name: 'hand-jwt', label: '7a. by hand, JWT only: guard on JwtService.verifyAsync', expect: { auth: true } },
   { name: 'hand-pino', label: '7b. by hand, logging only: nestjs-pino to file + randomUUID request id', expect: { requestId: true }, logs: true },
@@ -103,9 +101,7 @@ const EXPERIMENTS = [
   {
     name: 'x-ours-full-no-pipelining',
     label: 'x2. row 6 given an ioredis client with the module\'s fail-fast options and no auto-pipelining',
-    expect: { auth: true, rateLimit: true, cors: true, requestId: true },
-    redis: true,
-    logs: true,
+    ...FULL_STACK,
   },
   {
     name: 'x-peer-redis-autopipelining',
@@ -116,9 +112,7 @@ const EXPERIMENTS = [
   {
     name: 'x-ours-full-redact-no-wildcards',
     label: 'x6. row 6 with the default redact paths minus the wildcard ones (*.token, *.password, ...)',
-    expect: { auth: true, rateLimit: true, cors: true, requestId: true },
-    redis: true,
-    logs: true,
+    ...FULL_STACK,
   },
   {
     name: 'x-bare-noop-interceptor',
@@ -133,9 +127,7 @@ const EXPERIMENTS = [
   {
     name: 'x-ours-full-no-redact',
     label: 'x3. row 6 with pino redaction switched off (logging.pino.pinoHttp.redact: undefined)',
-    expect: { auth: true, rateLimit: true, cors: true, requestId: true },
-    redis: true,
-    logs: true,
+    ...FULL_STACK,
   },
 ];
 

@@ -83,25 +83,29 @@ function throttlerKey(Me, tracker) {
 }
 
 /**
- * Fills each caller's window with PREFILL_ENTRIES entries spread evenly over the last WINDOW_MS, so the
- * window is at a steady state: full, and ~PREFILL_ENTRIES/60 entries per caller age out each second.
- * The clock is faked during the fill only: Date.now for the stock storage, which reads it on every call;
- * `setClock` for ours, which keeps the clock it was constructed with.
+ * Fills each of `keys` with PREFILL_ENTRIES entries spread evenly over the last WINDOW_MS, so every window is
+ * at a steady state: full, and ~PREFILL_ENTRIES/60 entries per caller age out each second. `spend(key)` adds
+ * one entry. The clock is faked during the fill only: Date.now for the stock storage, which reads it on every
+ * call; `setClock` for ours, which keeps the clock it was constructed with.
  */
-async function prefill(Me, storage, setClock = (now) => { Date.now = now; }) {
-  const tokens = readTokens(process.env.BENCH_TOKENS_FILE);
-  const keys = tokens.map((token) => throttlerKey(Me, `Bearer ${token}`));
+async function fillWindows(keys, spend, setClock = (now) => { Date.now = now; }) {
   const realNow = Date.now;
   const start = realNow() - WINDOW_MS;
   try {
     for (let i = 0; i < PREFILL_ENTRIES; i++) {
       const t = start + Math.floor((i * WINDOW_MS) / PREFILL_ENTRIES);
       setClock(() => t);
-      for (const key of keys) await storage.increment(key, WINDOW_MS, FILLED_LIMIT, WINDOW_MS, 'default');
+      for (const key of keys) await spend(key);
     }
   } finally {
     setClock(realNow);
   }
+}
+
+/** Pre-fills a @nestjs/throttler storage under the keys ThrottlerGuard forms for the token pool on GET /me. */
+function prefill(Me, storage, setClock) {
+  const keys = readTokens(process.env.BENCH_TOKENS_FILE).map((token) => throttlerKey(Me, `Bearer ${token}`));
+  return fillWindows(keys, (key) => storage.increment(key, WINDOW_MS, FILLED_LIMIT, WINDOW_MS, 'default'), setClock);
 }
 
 /**
@@ -214,17 +218,7 @@ async function ourThrottling(store, { filled = false, setClock } = {}) {
   const principals = new Map(tokens.map((token, i) => [`Bearer ${token}`, { userId: `user-${i}`, tier: 'pro' }]));
   if (filled) {
     const keys = tokens.map((_, i) => `${config.throttling.keyPrefix}:{user:user-${i}}`);
-    const realNow = Date.now;
-    const start = realNow() - WINDOW_MS;
-    try {
-      for (let i = 0; i < PREFILL_ENTRIES; i++) {
-        const t = start + Math.floor((i * WINDOW_MS) / PREFILL_ENTRIES);
-        setClock(() => t);
-        for (const key of keys) await store.consume([{ key, limit, windowMs: WINDOW_MS }]);
-      }
-    } finally {
-      setClock(realNow);
-    }
+    await fillWindows(keys, (key) => store.consume([{ key, limit, windowMs: WINDOW_MS }]), setClock);
   }
   return {
     module: appModule({

@@ -58,7 +58,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const requestId = assignRequestId(request, response, this.trustIncoming);
     const body = this.toBody(exception, requestId);
     if (body.statusCode >= 500) {
-      // pino-http's completion line logs it with its stack; without pino, Nest's logger does.
+      // The request's completion line logs it, with its stack, once; without pino, Nest's logger does.
       response.err = exception instanceof Error ? exception : new Error(String(exception));
       if (!this.pinoLogs) this.logger.error(`request ${requestId} failed`, (response.err as Error).stack);
     }

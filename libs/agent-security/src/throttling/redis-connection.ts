@@ -2,17 +2,10 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { Cluster, Redis } from 'ioredis';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
+import { PIPELINED_CONNECTION } from './throttling.constants.js';
 
 /** How long start-up waits for Redis before it goes on (with the store-error policy in force). */
 const CONNECT_WAIT_MS = 2000;
-
-/**
- * Every request makes one script call; under load, many arrive in one turn of the event loop.
- * Auto-pipelining sends the calls of one turn in one socket write, and Redis reads them in one
- * read and answers them in one write: the syscalls, not the scripts, were most of the cost per request
- * on both sides (bench rows x1/x2 against 4/6). Still one script call per request; a user's option wins.
- */
-export const PIPELINED_CONNECTION = { enableAutoPipelining: true } as const;
 
 /**
  * The module's Redis connection: the user's client as given, or one it opens from a URL or options.

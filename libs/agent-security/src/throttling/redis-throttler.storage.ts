@@ -4,8 +4,8 @@ import { randomBytes } from 'crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { toThrottlerRecord, type ThrottlerStorageRecord } from './throttler-record.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule, WindowState } from './sliding-window.interface.js';
-import { PIPELINED_CONNECTION } from './redis-connection.js';
 import { SLIDING_WINDOW_SCRIPT } from './sliding-window.script.js';
+import { PIPELINED_CONNECTION } from './throttling.constants.js';
 
 /** The script registered on a client by `defineCommand`: called by SHA, re-sent only after a NOSCRIPT. */
 interface WithSlidingWindow {
