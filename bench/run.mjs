@@ -3,7 +3,8 @@
 //
 //   BENCH_DURATION     measured seconds per run (default 4)
 //   BENCH_WARMUP       warm-up seconds before each measured run (default 1)
-//   BENCH_ROUNDS       rounds; each runs every variant once, in a rotated order (default 3)
+//   BENCH_ROUNDS       rounds; each runs every variant once, in a rotated order, between two runs of the
+//                      bare app (default 3)
 //   BENCH_CONNECTIONS  autocannon connections (default 50)
 //   BENCH_VARIANTS     comma-separated subset of variant names (the bare app is always included);
 //                      also the opt-in experiments x-* (see EXPERIMENTS)
@@ -123,6 +124,27 @@ const EXPERIMENTS = [
     name: 'x-bare-noop-async-guard',
     label: 'x5. row 1 plus one global guard whose canActivate is async and returns true',
     expect: {},
+  },
+  {
+    name: 'x-bare-noop-sync-guard',
+    label: 'x8. row 1 plus one global guard whose canActivate returns true synchronously',
+    expect: {},
+  },
+  {
+    name: 'x-ours-logging-buffered',
+    label: 'x9. row 6c with the log file written in 4 KB batches (pino.destination minLength: 4096)',
+    expect: { requestId: true },
+    logs: true,
+  },
+  {
+    name: 'x-ours-logging-no-lines',
+    label: 'x10. row 6c at level warn: request id, logger binding and timing, but no completion line built or written',
+    expect: { requestId: true },
+  },
+  {
+    name: 'x-ours-request-id-only',
+    label: 'x11. the front handler with no logger, as with logging: false: request id and X-Response-Time only',
+    expect: { requestId: true },
   },
   {
     name: 'x-ours-full-no-redact',
@@ -284,25 +306,47 @@ async function main() {
   const ctx = { redis, tokens, tokensFile, tmp, pin };
   const runs = new Map(variants.map((variant) => [variant.name, []]));
   const failures = new Map();
+  const [bareVariant, ...others] = variants;
+  const progress = (round, name, out) => {
+    const r = out.result;
+    log(
+      `[round ${round + 1}/${ROUNDS}] ${name.padEnd(34)} ${fmt(r.rps).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms` +
+        `  server CPU ${fmt(out.cpuUsPerRequest, 1)} µs/req` +
+        `  non-2xx ${r.non2xx}${r.errors ? `  errors ${r.errors}` : ''}${r.timeouts ? `  timeouts ${r.timeouts}` : ''}` +
+        (out.keys !== undefined ? `  redis keys ${out.keys}` : '') +
+        (out.logLines !== undefined ? `  log lines ${out.logLines}/${out.logRequests} requests` : '') +
+        (out.pair ? `  ratio ${fmt(out.pair.ratio, 2)}  CPU ratio ${fmt(out.pair.cpuRatio, 2)}` : ''),
+    );
+  };
+  // The machine drifts within a round: each variant runs between two bare runs and is compared with their
+  // mean, so a ratio only sees the drift of its own ~15 s. The bare runs' ratio to the one before shows the noise left.
+  const measureBare = async (round, previous) => {
+    const out = await measure(bareVariant, ctx, round);
+    if (previous) out.pair = { ratio: out.result.rps / previous.result.rps, cpuRatio: previous.cpuUsPerRequest / out.cpuUsPerRequest };
+    runs.get(bareVariant.name).push(out);
+    progress(round, bareVariant.name, out);
+    return out;
+  };
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      for (const variant of roundOrder(variants, round)) {
+      let before = await measureBare(round);
+      for (const variant of roundOrder(others, round)) {
         if (failures.has(variant.name)) continue;
+        let out;
         try {
-          const out = await measure(variant, ctx, round);
-          runs.get(variant.name)[round] = out;
-          const r = out.result;
-          log(
-            `[round ${round + 1}/${ROUNDS}] ${variant.name.padEnd(34)} ${fmt(r.rps).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms` +
-              `  server CPU ${fmt(out.cpuUsPerRequest, 1)} µs/req` +
-              `  non-2xx ${r.non2xx}${r.errors ? `  errors ${r.errors}` : ''}${r.timeouts ? `  timeouts ${r.timeouts}` : ''}` +
-              (out.keys !== undefined ? `  redis keys ${out.keys}` : '') +
-              (out.logLines !== undefined ? `  log lines ${out.logLines}/${out.logRequests} requests` : ''),
-          );
+          out = await measure(variant, ctx, round);
         } catch (error) {
           failures.set(variant.name, error.message.split('\n').slice(0, 6).join(' | '));
           log(`[round ${round + 1}/${ROUNDS}] ${variant.name}: FAILED: ${failures.get(variant.name)}`);
+          continue;
         }
+        const after = await measureBare(round, before);
+        const bareRps = (before.result.rps + after.result.rps) / 2;
+        const bareCpu = (before.cpuUsPerRequest + after.cpuUsPerRequest) / 2;
+        out.pair = { ratio: out.result.rps / bareRps, cpuRatio: bareCpu / out.cpuUsPerRequest };
+        runs.get(variant.name).push(out);
+        progress(round, variant.name, out);
+        before = after;
       }
     }
     log('bench: measuring MEMORY USAGE of one caller key');
@@ -314,41 +358,43 @@ async function main() {
 }
 
 function report({ variants, runs, failures, sizes, machine, seconds }) {
-  const bare = runs.get('bare') ?? [];
   const lines = [];
   lines.push('');
   lines.push(
     `### Benchmark: GET /me, ${CONNECTIONS} connections, ${CALLERS} distinct callers, ${WARMUP} s warm-up + ${DURATION} s measured, ` +
-      `medians of ${ROUNDS} interleaved rounds`,
+      `medians of ${ROUNDS} interleaved rounds, every variant run between two runs of the bare app`,
   );
   lines.push('');
-  lines.push('| variant | req/s (median) | p50 ms | p99 ms | non-2xx | ratio to bare (min-max) | server CPU µs/req (median) |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|');
+  lines.push('| variant | req/s (median) | p50 ms | p99 ms | non-2xx | ratio to bare, paired (min-max) | server CPU µs/req (median) | CPU ratio: bare µs/req over variant µs/req, paired (min-max) |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const variant of variants) {
     if (failures.has(variant.name) && runs.get(variant.name).filter(Boolean).length === 0) {
       lines.push(`| ${variant.label} | failed: ${failures.get(variant.name).replace(/\|/g, '/')} | | | | | |`);
       continue;
     }
-    const done = runs.get(variant.name).map((run, round) => ({ run, round })).filter(({ run }) => run);
-    const results = done.map(({ run }) => run.result);
-    const ratios = done.map(({ run, round }) => (bare[round] ? run.result.rps / bare[round].result.rps : NaN)).filter(Number.isFinite);
+    const done = runs.get(variant.name);
+    const results = done.map((run) => run.result);
+    const paired = done.filter((run) => run.pair);
     const non2xx = results.reduce((sum, r) => sum + r.non2xx, 0);
     const errors = results.reduce((sum, r) => sum + r.errors + r.timeouts, 0);
-    const ratio =
-      variant.name === 'bare'
-        ? '1.00'
-        : `${fmt(median(ratios), 2)} (${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)})`;
+    const spread = (values) => `${fmt(median(values), 2)} (${fmt(Math.min(...values), 2)}-${fmt(Math.max(...values), 2)})`;
+    const ratios = paired.map((run) => run.pair.ratio);
+    const cpuRatios = paired.map((run) => run.pair.cpuRatio);
     lines.push(
       `| ${variant.label} | ${fmt(median(results.map((r) => r.rps)))} | ${fmt(median(results.map((r) => r.p50)))} | ` +
-        `${fmt(median(results.map((r) => r.p99)))} | ${non2xx}${errors ? ` (+${errors} errors)` : ''} | ${ratio} | ` +
-        `${fmt(median(done.map(({ run }) => run.cpuUsPerRequest)), 1)} |`,
+        `${fmt(median(results.map((r) => r.p99)))} | ${non2xx}${errors ? ` (+${errors} errors)` : ''} | ` +
+        `${variant.name === 'bare' ? `1.00; next/previous ${spread(ratios)}` : spread(ratios)} | ` +
+        `${fmt(median(done.map((run) => run.cpuUsPerRequest)), 1)} | ` +
+        `${variant.name === 'bare' ? `1.00; previous/next ${spread(cpuRatios)}` : spread(cpuRatios)} |`,
     );
   }
   lines.push('');
   lines.push(machine);
   lines.push('');
   lines.push(
-    'Ratio: each round\'s req/s over the bare app\'s req/s in the same round, median (and range) over rounds. ' +
+    'Ratio, paired: each run\'s req/s over the mean req/s of the two bare-app runs just before and after it, median (and range) ' +
+      'over rounds; on the bare row, each bare run over the one before it, which is the noise the pairing leaves. ' +
+      'CPU ratio, paired: the same with server CPU per request, bare over variant (1.00 = costs what the bare app costs). ' +
       'non-2xx: total over all measured runs. Every request carries `Origin: http://localhost:3000`. ' +
       'The @nestjs/throttler rows key callers by the Authorization header (row 7 by the verified `sub`); ' +
       'ThrottlerGuard\'s stock generateKey hashes it. Server CPU µs/req: user + system CPU of the variant\'s process ' +

@@ -328,13 +328,13 @@ const variants = {
    * app before Nest's own middleware and body parser, the root logger from createRootLogger(), nestjs-pino
    * configured by loggerParams(root). CORS off (config.cors false).
    */
-  'ours-logging'() {
-    const config = ourConfig({ logging: { level: 'info', destination: pino.destination({ dest: LOG_FILE, sync: false }) } });
+  'ours-logging'(level = 'info', destination = { sync: false }, { logger = true } = {}) {
+    const config = ourConfig({ logging: { level, destination: pino.destination({ dest: LOG_FILE, ...destination }) } });
     const RequestContextMiddleware = ours('RequestContextMiddleware');
-    const root = ours('createRootLogger')(config);
+    const root = logger ? ours('createRootLogger')(config) : undefined;
     return {
       module: appModule({
-        imports: [LoggerModule.forRoot(ours('loggerParams')(root))],
+        imports: logger ? [LoggerModule.forRoot(ours('loggerParams')(root))] : [],
         controllers: [meController('req')],
         providers: [
           { provide: ours('AGENT_SECURITY_CONFIG'), useValue: config },
@@ -392,6 +392,21 @@ const variants = {
     return oursFull({ logging: { pino: { pinoHttp: { redact: { paths, censor: '[REDACTED]' } } } } });
   },
 
+  /** Row 6c with the file written in 4 KB batches (SonicBoom minLength): one write per ~20 lines, not per line. */
+  'x-ours-logging-buffered'() {
+    return variants['ours-logging']('info', { sync: false, minLength: 4096 });
+  },
+
+  /** Row 6c at level warn: every part of the logging but the completion line (built and written) itself. */
+  'x-ours-logging-no-lines'() {
+    return variants['ours-logging']('warn');
+  },
+
+  /** The front handler with no logger (as with logging: false): request id and X-Response-Time only. */
+  'x-ours-request-id-only'() {
+    return variants['ours-logging']('warn', undefined, { logger: false });
+  },
+
   /** The bare app plus one global interceptor that does nothing: what any APP_INTERCEPTOR costs every route. */
   'x-bare-noop-interceptor'() {
     const noop = { intercept: (_context, next) => next.handle() };
@@ -401,6 +416,12 @@ const variants = {
   /** The bare app plus one global guard whose canActivate is async and always true (as TokenBudgetGuard on an unbudgeted route). */
   'x-bare-noop-async-guard'() {
     const guard = { canActivate: async () => true };
+    return { module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_GUARD, useValue: guard }] }) };
+  },
+
+  /** The same guard answering synchronously: Nest's guard consumer then awaits nothing. */
+  'x-bare-noop-sync-guard'() {
+    const guard = { canActivate: () => true };
     return { module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_GUARD, useValue: guard }] }) };
   },
 
