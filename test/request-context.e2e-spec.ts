@@ -5,6 +5,7 @@ import type { AddressInfo } from 'net';
 import { connect } from 'net';
 import { Writable } from 'stream';
 import request from 'supertest';
+import { PinoLogger } from 'nestjs-pino';
 import { AgentSecurityModule } from '@agent-security/core';
 import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
 
@@ -22,6 +23,16 @@ class LogCapture extends Writable {
 @Controller('test')
 class TestController {
   private readonly logger = new Logger('TestController');
+
+  constructor(private readonly pino: PinoLogger) {}
+
+  @Get('assign')
+  assign() {
+    // nestjs-pino's request-scoped fields: they need its logger bound to the request.
+    this.pino.assign({ agentRun: 'run-7' });
+    this.pino.info('after assign');
+    return { ok: true };
+  }
 
   @Get('log')
   log() {
@@ -184,6 +195,17 @@ describe('Request ids, logs and the error shape (e2e)', () => {
     expect(done).toMatchObject({ method: 'GET', route: '/test/log', path: '/test/log', status: 200, userId: 'logger-user', tier: 'pro' });
     expect(typeof done!.durationMs).toBe('number');
     expect(done!.ip).toBeDefined();
+  });
+
+  it("keeps nestjs-pino's PinoLogger.assign() working inside a request, for that request only", async () => {
+    const first = await request(app.getHttpServer()).get('/test/assign').set(bearer(signToken({ sub: 'assigner' }))).expect(200);
+    const other = await request(app.getHttpServer()).get('/test/log').set(bearer(signToken({ sub: 'assigner' }))).expect(200);
+    await waitForLogs();
+    const line = logs.lines.find((entry) => entry.msg === 'after assign' && entry.requestId === first.headers['x-request-id']);
+    expect(line).toMatchObject({ agentRun: 'run-7', userId: 'assigner', route: '/test/assign' });
+    const unrelated = logs.lines.filter((entry) => entry.requestId === other.headers['x-request-id']);
+    expect(unrelated.length).toBeGreaterThan(0);
+    expect(unrelated.some((entry) => 'agentRun' in entry)).toBe(false);
   });
 
   it('keeps Authorization, cookies and tokens out of every log line', async () => {

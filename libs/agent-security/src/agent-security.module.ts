@@ -72,8 +72,8 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
   ) {
     super();
     // The adapter is set before init() registers the body parser (at once with NestFactory.create, at
-    // createNestApplication with a testing module): mounted then, request ids, timing, logging and
-    // CORS reach even a malformed-body 400, and run before nestjs-pino binds the request's logger.
+    // createNestApplication with a testing module): mounted then, request ids, timing, logging,
+    // the request's logger for nestjs-pino and CORS reach even a malformed-body 400.
     adapterHost.init$.subscribe(() => {
       const adapter = adapterHost.httpAdapter;
       if (adapter?.getType() === 'express' && !this.mountedEarly) {

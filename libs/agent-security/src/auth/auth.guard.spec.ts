@@ -22,6 +22,16 @@ class PrivateController {
   @Public() @Get('open') open() {}
 }
 
+// One inherited handler function served by a public and a private controller.
+class BaseController {
+  @Get('shared') shared() {}
+}
+@Public()
+@Controller('open-subclass')
+class OpenSubclass extends BaseController {}
+@Controller('closed-subclass')
+class ClosedSubclass extends BaseController {}
+
 function contextFor(controller: Function, handler: Function, headers: Record<string, string> = {}) {
   const request: Record<string, unknown> = { headers };
   const response = { headers: {} as Record<string, string>, setHeader(name: string, value: string) { this.headers[name] = value; } };
@@ -50,6 +60,14 @@ describe('AuthGuard', () => {
   it('lets a @Public() handler of a private class through', () => {
     expect(guard.canActivate(contextFor(PrivateController, PrivateController.prototype.open).context)).toBe(true);
     expect(() => guard.canActivate(contextFor(PrivateController, PrivateController.prototype.closed).context)).toThrow(UnauthorizedException);
+  });
+
+  it('keeps apart two controllers that inherit one handler, in either order and on every request', () => {
+    for (let i = 0; i < 2; i++) {
+      expect(guard.canActivate(contextFor(OpenSubclass, BaseController.prototype.shared).context)).toBe(true);
+      expect(() => guard.canActivate(contextFor(ClosedSubclass, BaseController.prototype.shared).context)).toThrow(UnauthorizedException);
+      expect(guard.canActivate(contextFor(OpenSubclass, BaseController.prototype.shared).context)).toBe(true);
+    }
   });
 
   it('puts a frozen principal on the request', () => {

@@ -21,6 +21,7 @@ import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly allowQueryToken: boolean;
+  private readonly publicRoutes = new WeakMap<Function, { readonly controller: Function; readonly isPublic: boolean }>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -32,9 +33,7 @@ export class AuthGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [context.getHandler(), context.getClass()])) {
-      return true;
-    }
+    if (this.isPublic(context)) return true;
     const http = context.switchToHttp();
     const request = http.getRequest<IncomingMessage>();
     let token = bearerToken(request.headers.authorization);
@@ -49,6 +48,18 @@ export class AuthGuard implements CanActivate {
       reject(http.getResponse<ServerResponse>(), WWW_AUTHENTICATE_INVALID, message);
     }
     return true;
+  }
+
+  // Metadata does not change after start-up: read once per handler, not on every request.
+  private isPublic(context: ExecutionContext): boolean {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    const cached = this.publicRoutes.get(handler);
+    // A method inherited by two controllers is one function: the class check keeps their metadata apart.
+    if (cached !== undefined && cached.controller === controller) return cached.isPublic;
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller]) === true;
+    this.publicRoutes.set(handler, { controller, isPublic });
+    return isPublic;
   }
 }
 

@@ -6,7 +6,7 @@ import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { CorsMiddleware } from '../cors/cors.middleware.js';
 import { AGENT_SECURITY_LOGGER } from './logging.constants.js';
 import { assignRequestId } from './request-id.js';
-import { completionLogger } from './logger-options.js';
+import { completionLogger, loggerParams, requestLoggerBinding, type RequestMiddleware } from './logger-options.js';
 import { currentRequest, REQUEST_START as START, startRequestLog } from './request-logger.js';
 
 const WRITE_HEAD = Symbol('agent-security:writeHead');
@@ -44,8 +44,12 @@ export class RequestContextMiddleware implements NestMiddleware {
   ) {
     const trustIncoming = config.logging === false || config.logging.trustIncomingRequestId !== false;
     const completion = root === undefined ? undefined : completionLogger(config, root);
-    const rest = cors.enabled ? cors.handle : (_request: IncomingMessage, _response: ServerResponse, next: (error?: unknown) => void) => next();
-    // One closure, built once; per request only what the request itself needs.
+    const afterId: RequestMiddleware = cors.enabled ? cors.handle : (_request, _response, next) => next();
+    // nestjs-pino binds the request's logger here, not through Nest's middleware router (see requestLoggerBinding).
+    const bindLogger = root === undefined ? undefined : requestLoggerBinding(loggerParams(root));
+    const rest: RequestMiddleware =
+      bindLogger === undefined ? afterId : (request, response, next) => bindLogger(request, response, () => afterId(request, response, next));
+    // Built once; per request only what the request itself needs.
     this.handle = (request, response, next) => {
       const timed = response as TimedResponse;
       if (timed[START] !== undefined) return next();

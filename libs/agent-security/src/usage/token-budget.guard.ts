@@ -35,7 +35,8 @@ export class TokenBudgetGuard implements CanActivate {
     @Inject(AGENT_SECURITY_USAGE_STORE) private readonly store: UsageStore,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  // Synchronous on the routes without a budget (nearly all): Nest then skips awaiting the guard.
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const route = this.routeUsage(context);
     if (!route.budgeted) return true;
@@ -43,7 +44,10 @@ export class TokenBudgetGuard implements CanActivate {
     const request = http.getRequest<IncomingMessage>();
     const principal = request.principal;
     if (principal === undefined) return true; // public routes have no caller to bill
-    const response = http.getResponse<ServerResponse>();
+    return this.admit(route, request, http.getResponse<ServerResponse>(), principal);
+  }
+
+  private async admit(route: RouteUsage, request: IncomingMessage, response: ServerResponse, principal: AgentPrincipal): Promise<boolean> {
     const tier = this.config.tiers.get(principal.tier)!;
 
     if (tier.tokens !== undefined) {
