@@ -131,6 +131,11 @@ const EXPERIMENTS = [
     expect: {},
   },
   {
+    name: 'x-bare-rate-limit-headers-guard',
+    label: 'x12. x8 with the guard setting the five rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset, RateLimit-Policy, RateLimit)',
+    expect: {},
+  },
+  {
     name: 'x-ours-logging-buffered',
     label: 'x9. row 6c with the log file written in 4 KB batches (pino.destination minLength: 4096)',
     expect: { requestId: true },

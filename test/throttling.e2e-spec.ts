@@ -181,17 +181,21 @@ class StrictController {
   }
 }
 
-describe('A route with its own @Throttle() on top of the tier budget', () => {
-  let redis: RedisProcess;
+// Without a `redis` option the module keeps the windows in process memory: the same answers either way.
+describe.each([
+  ['on Redis', true],
+  ['in process memory', false],
+])('A route with its own @Throttle() on top of the tier budget, %s', (_where, onRedis) => {
+  let redis: RedisProcess | undefined;
   let app: INestApplication;
 
   beforeAll(async () => {
-    redis = await startRedis();
+    if (onRedis) redis = await startRedis();
     @Module({
       imports: [
         AgentSecurityModule.forRoot({
           jwt: { secret: TEST_SECRET },
-          redis: redis.url,
+          ...(redis ? { redis: redis.url } : {}),
           tiers: { free: { limit: 4, windowMs: 60_000 } },
           logging: { level: process.env.LOG_LEVEL ?? 'silent' },
         }),
@@ -206,6 +210,23 @@ describe('A route with its own @Throttle() on top of the tier budget', () => {
   afterAll(async () => {
     await app?.close();
     await redis?.stop();
+  });
+
+  it('allows exactly the tier limit, then answers 429 with the body and headers', async () => {
+    const { token } = freshUser();
+    const server = app.getHttpServer();
+    const remaining: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await request(server).get('/strict/loose').set(bearer(token)).expect(200);
+      remaining.push(res.headers['x-ratelimit-remaining']);
+      expect(res.headers['ratelimit-policy']).toBe('"free";q=4;w=60');
+    }
+    expect(remaining).toEqual(['3', '2', '1', '0']);
+    const refused = await request(server).get('/strict/loose').set(bearer(token)).expect(429);
+    expect(refused.body).toMatchObject({ statusCode: 429, error: 'Too Many Requests', message: 'Rate limit exceeded', limit: 4, window: '60s', tier: 'free' });
+    expect(refused.headers['retry-after']).toBe(String(refused.body.retryAfter));
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(59);
+    expect(refused.body.requestId).toBe(refused.headers['x-request-id']);
   });
 
   it('checks both windows, reports both, and counts a request refused by one in neither', async () => {

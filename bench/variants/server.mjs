@@ -425,6 +425,22 @@ const variants = {
     return { module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_GUARD, useValue: guard }] }) };
   },
 
+  /** x8's guard setting the five rate-limit headers our guard sets (same names, same kind of values). */
+  'x-bare-rate-limit-headers-guard'() {
+    const guard = {
+      canActivate: (context) => {
+        const response = context.switchToHttp().getResponse();
+        response.setHeader('X-RateLimit-Limit', HUGE_LIMIT);
+        response.setHeader('X-RateLimit-Remaining', HUGE_LIMIT - 1);
+        response.setHeader('X-RateLimit-Reset', 60);
+        response.setHeader('RateLimit-Policy', `"pro";q=${HUGE_LIMIT};w=60`);
+        response.setHeader('RateLimit', `"pro";r=${HUGE_LIMIT - 1};t=60`);
+        return true;
+      },
+    };
+    return { module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_GUARD, useValue: guard }] }) };
+  },
+
   'hand-full'() {
     const storage = new ThrottlerStorageRedisService(new Redis(REDIS_URL));
     return {
