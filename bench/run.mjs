@@ -332,27 +332,37 @@ async function main() {
     progress(round, bareVariant.name, out);
     return out;
   };
+  const failure = (error) => error.message.split('\n').slice(0, 6).join(' | ');
   try {
-    for (let round = 0; round < ROUNDS; round++) {
-      let before = await measureBare(round);
-      for (const variant of roundOrder(others, round)) {
-        if (failures.has(variant.name)) continue;
-        let out;
-        try {
-          out = await measure(variant, ctx, round);
-        } catch (error) {
-          failures.set(variant.name, error.message.split('\n').slice(0, 6).join(' | '));
-          log(`[round ${round + 1}/${ROUNDS}] ${variant.name}: FAILED: ${failures.get(variant.name)}`);
-          continue;
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        let before;
+        for (const variant of roundOrder(others, round)) {
+          if (failures.has(variant.name)) continue;
+          // A fresh bare run wherever none is right before: at the start of a round, and after a failed variant.
+          before ??= await measureBare(round);
+          let out;
+          try {
+            out = await measure(variant, ctx, round);
+          } catch (error) {
+            failures.set(variant.name, failure(error));
+            log(`[round ${round + 1}/${ROUNDS}] ${variant.name}: FAILED: ${failures.get(variant.name)}`);
+            before = undefined;
+            continue;
+          }
+          const after = await measureBare(round, before);
+          const bareRps = (before.result.rps + after.result.rps) / 2;
+          const bareCpu = (before.cpuUsPerRequest + after.cpuUsPerRequest) / 2;
+          out.pair = { ratio: out.result.rps / bareRps, cpuRatio: bareCpu / out.cpuUsPerRequest };
+          runs.get(variant.name).push(out);
+          progress(round, variant.name, out);
+          before = after;
         }
-        const after = await measureBare(round, before);
-        const bareRps = (before.result.rps + after.result.rps) / 2;
-        const bareCpu = (before.cpuUsPerRequest + after.cpuUsPerRequest) / 2;
-        out.pair = { ratio: out.result.rps / bareRps, cpuRatio: bareCpu / out.cpuUsPerRequest };
-        runs.get(variant.name).push(out);
-        progress(round, variant.name, out);
-        before = after;
       }
+    } catch (error) {
+      // Only a bare run gets here (a variant's failure is caught above): without it no ratio means anything.
+      failures.set(bareVariant.name, failure(error));
+      log(`bench: the bare app failed, stopping: ${failures.get(bareVariant.name)}`);
     }
     log('bench: measuring MEMORY USAGE of one caller key');
     const sizes = await keySizes(redis);
@@ -374,7 +384,7 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const variant of variants) {
     if (failures.has(variant.name) && runs.get(variant.name).filter(Boolean).length === 0) {
-      lines.push(`| ${variant.label} | failed: ${failures.get(variant.name).replace(/\|/g, '/')} | | | | | |`);
+      lines.push(`| ${variant.label} | failed: ${failures.get(variant.name).replace(/\|/g, '/')} | | | | | | |`);
       continue;
     }
     const done = runs.get(variant.name);

@@ -57,7 +57,7 @@ export class AuthGuard implements CanActivate {
     const cached = this.publicRoutes.get(handler);
     // A method inherited by two controllers is one function: the class check keeps their metadata apart.
     if (cached !== undefined && cached.controller === controller) return cached.isPublic;
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller]) === true;
+    const isPublic = Boolean(this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller]));
     this.publicRoutes.set(handler, { controller, isPublic });
     return isPublic;
   }
