@@ -13,7 +13,7 @@
 //
 // Progress goes to stderr; the report goes to stdout.
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
@@ -45,13 +45,13 @@ const WARMUP = envNumber('BENCH_WARMUP', 1, { min: 0 });
 const ROUNDS = envNumber('BENCH_ROUNDS', 3, { min: 1, integer: true });
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, { min: 1, integer: true });
 
+/** What rows 6 and 7 (and their experiments) must show, and that they use Redis and write the log file. */
+const FULL_STACK = { expect: { auth: true, rateLimit: true, cors: true, requestId: true }, redis: true, logs: true };
+const FILL = `window pre-filled: ${PREFILL_ENTRIES} live entries per caller, limit ${FILLED_LIMIT}`;
 /**
  * The rows. `expect` drives the sanity check each server must pass before it is measured;
  * `redis` marks variants whose Redis traffic is counted; `logs` those that write the log file.
  */
-/** What rows 6 and 7 (and their experiments) must show, and that they use Redis and write the log file. */
-const FULL_STACK = { expect: { auth: true, rateLimit: true, cors: true, requestId: true }, redis: true, logs: true };
-const FILL = `window pre-filled: ${PREFILL_ENTRIES} live entries per caller, limit ${FILLED_LIMIT}`;
 const VARIANTS = [
   { name: 'bare', label: '1. bare NestJS app (no guards)', expect: {} },
   { name: 'nest-throttler-memory', label: '2. @nestjs/throttler + its stock in-memory storage', expect: { rateLimit: true } },
@@ -105,14 +105,8 @@ const EXPERIMENTS = [
     ...FULL_STACK,
   },
   {
-    name: 'x-peer-redis-autopipelining',
-    label: 'x7. row 3 with an ioredis client created with enableAutoPipelining: true',
-    expect: { rateLimit: true },
-    redis: true,
-  },
-  {
-    name: 'x-ours-full-redact-no-wildcards',
-    label: 'x6. row 6 with the default redact paths minus the wildcard ones (*.token, *.password, ...)',
+    name: 'x-ours-full-no-redact',
+    label: 'x3. row 6 with pino redaction switched off (logging.pino.redact: undefined)',
     ...FULL_STACK,
   },
   {
@@ -126,13 +120,19 @@ const EXPERIMENTS = [
     expect: {},
   },
   {
-    name: 'x-bare-noop-sync-guard',
-    label: 'x8. row 1 plus one global guard whose canActivate returns true synchronously',
-    expect: {},
+    name: 'x-ours-full-redact-no-wildcards',
+    label: 'x6. row 6 with the default redact paths minus the wildcard ones (*.token, *.password, ...)',
+    ...FULL_STACK,
   },
   {
-    name: 'x-bare-rate-limit-headers-guard',
-    label: 'x12. x8 with the guard setting the five rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset, RateLimit-Policy, RateLimit)',
+    name: 'x-peer-redis-autopipelining',
+    label: 'x7. row 3 with an ioredis client created with enableAutoPipelining: true',
+    expect: { rateLimit: true },
+    redis: true,
+  },
+  {
+    name: 'x-bare-noop-sync-guard',
+    label: 'x8. row 1 plus one global guard whose canActivate returns true synchronously',
     expect: {},
   },
   {
@@ -152,9 +152,9 @@ const EXPERIMENTS = [
     expect: { requestId: true },
   },
   {
-    name: 'x-ours-full-no-redact',
-    label: 'x3. row 6 with pino redaction switched off (logging.pino.pinoHttp.redact: undefined)',
-    ...FULL_STACK,
+    name: 'x-bare-rate-limit-headers-guard',
+    label: 'x12. x8 with the guard setting the five rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset, RateLimit-Policy, RateLimit)',
+    expect: {},
   },
 ];
 
@@ -208,7 +208,7 @@ async function measure(variant, ctx, round) {
     BENCH_LOG_FILE: logFile,
     BENCH_TOKENS_FILE: ctx.tokensFile,
   }, { cpu: ctx.pin?.server });
-  const out = { checks: [] };
+  const out = {};
   try {
     const problems = await sanityCheck(server.url, ctx.tokens[0], variant.expect);
     if (variant.redis && (await ctx.redis.client.dbsize()) === 0) problems.push('no key in Redis after a request');
@@ -226,13 +226,7 @@ async function measure(variant, ctx, round) {
     await server.stop();
   }
   if (variant.logs) {
-    let size = 0;
-    try {
-      size = statSync(logFile).size;
-    } catch {
-      // no file: reported below
-    }
-    out.logLines = size > 0 ? await countLines(logFile) : 0;
+    out.logLines = await countLines(logFile);
     out.logRequests = (out.warmup?.total ?? 0) + out.result.total;
     rmSync(logFile, { force: true });
   }
@@ -383,7 +377,7 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
   lines.push('| variant | req/s (median) | p50 ms | p99 ms | non-2xx | ratio to bare, paired (min-max) | server CPU µs/req (median) | CPU ratio: bare µs/req over variant µs/req, paired (min-max) |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const variant of variants) {
-    if (failures.has(variant.name) && runs.get(variant.name).filter(Boolean).length === 0) {
+    if (failures.has(variant.name) && runs.get(variant.name).length === 0) {
       lines.push(`| ${variant.label} | failed: ${failures.get(variant.name).replace(/\|/g, '/')} | | | | | | |`);
       continue;
     }
@@ -417,7 +411,7 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
       'autocannon can go, so it is the cleaner cost measure where a variant is close to the bare app.',
   );
 
-  const redisRows = variants.filter((variant) => variant.redis && runs.get(variant.name).some(Boolean));
+  const redisRows = variants.filter((variant) => variant.redis && runs.get(variant.name).length > 0);
   if (redisRows.length) {
     lines.push('');
     lines.push('### Redis per request (INFO commandstats before and after each measured run, summed over rounds)');
@@ -425,7 +419,7 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
     lines.push('| variant | script calls / req | commands run by scripts / req | Redis socket reads / req | Redis socket writes / req | bytes to Redis / req | bytes from Redis / req | Redis CPU µs / req | keys after run |');
     lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|');
     for (const variant of redisRows) {
-      const done = runs.get(variant.name).filter(Boolean);
+      const done = runs.get(variant.name);
       const requests = done.reduce((sum, run) => sum + run.result.total, 0);
       const commands = {};
       let netIn = 0;
@@ -480,9 +474,9 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
   }
 
   const checks = variants
-    .filter((variant) => variant.logs && runs.get(variant.name).some(Boolean))
+    .filter((variant) => variant.logs && runs.get(variant.name).length > 0)
     .map((variant) => {
-      const done = runs.get(variant.name).filter(Boolean);
+      const done = runs.get(variant.name);
       return `${variant.name}: ${done.map((run) => `${run.logLines} log lines / ${run.logRequests} requests`).join('; ')}`;
     });
   if (checks.length) {

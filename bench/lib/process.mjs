@@ -50,10 +50,7 @@ export async function startServer(variant, env, { nodeArgs = [], timeoutMs = 60_
     });
   });
   return {
-    port,
-    pid: child.pid,
     url: `http://127.0.0.1:${port}`,
-    stderr: () => stderr,
     /** CPU seconds (user + system) the server has used so far, or NaN where /proc is not available. */
     cpuSeconds: () => processCpuSeconds(child.pid),
     /** SIGTERM (the server closes the app and exits, writing any --cpu-prof profile), SIGKILL after a grace period. */

@@ -31,7 +31,6 @@ export async function startRedis({ cpu } = {}) {
   const server = parseInfo(await client.info('server'));
   return {
     port,
-    pid: child.pid,
     url: `redis://127.0.0.1:${port}`,
     client,
     version: server.redis_version,
@@ -48,7 +47,7 @@ export async function startRedis({ cpu } = {}) {
 }
 
 /** `INFO` text as a flat object of field -> string. */
-export function parseInfo(text) {
+function parseInfo(text) {
   const out = {};
   for (const line of text.split('\r\n')) {
     if (line === '' || line.startsWith('#')) continue;

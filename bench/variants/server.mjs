@@ -329,7 +329,7 @@ const variants = {
    * configured by loggerParams(root). CORS off (config.cors false).
    */
   'ours-logging'(level = 'info', destination = { sync: false }, { logger = true } = {}) {
-    const config = ourConfig({ logging: { level, destination: pino.destination({ dest: LOG_FILE, ...destination }) } });
+    const config = ourConfig({ logging: logger ? { level, destination: pino.destination({ dest: LOG_FILE, ...destination }) } : false });
     const RequestContextMiddleware = ours('RequestContextMiddleware');
     const root = logger ? ours('createRootLogger')(config) : undefined;
     return {
@@ -373,7 +373,8 @@ const variants = {
 
   /** The module's own fail-fast client options, without the auto-pipelining it adds to a connection it opens. */
   'x-ours-full-no-pipelining'() {
-    return oursFull({ redis: new Redis(REDIS_URL, { commandTimeout: 50, enableOfflineQueue: false, maxRetriesPerRequest: 0 }) });
+    const commandTimeout = ourConfig().throttling.commandTimeoutMs;
+    return oursFull({ redis: new Redis(REDIS_URL, { commandTimeout, enableOfflineQueue: false, maxRetriesPerRequest: 0 }) });
   },
 
   'x-peer-redis-autopipelining'() {
@@ -381,15 +382,15 @@ const variants = {
     return stockThrottler(storage);
   },
 
-  /** Redaction switched off through the pinoHttp override (the completion line carries no header anyway). */
+  /** Redaction switched off through the pino options (the completion line carries no header anyway). */
   'x-ours-full-no-redact'() {
-    return oursFull({ logging: { pino: { pinoHttp: { redact: undefined } } } });
+    return oursFull({ logging: { pino: { redact: undefined } } });
   },
 
-  /** The module's default redact paths minus the wildcard ones (`*.token`, ...), through the pinoHttp override. */
+  /** The module's default redact paths minus the wildcard ones (`*.token`, ...), through the pino options. */
   'x-ours-full-redact-no-wildcards'() {
     const paths = ours('DEFAULT_REDACT_PATHS').filter((path) => !path.includes('*'));
-    return oursFull({ logging: { pino: { pinoHttp: { redact: { paths, censor: '[REDACTED]' } } } } });
+    return oursFull({ logging: { pino: { redact: { paths, censor: '[REDACTED]' } } } });
   },
 
   /** Row 6c with the file written in 4 KB batches (SonicBoom minLength): one write per ~20 lines, not per line. */
@@ -404,7 +405,7 @@ const variants = {
 
   /** The front handler with no logger (as with logging: false): request id and X-Response-Time only. */
   'x-ours-request-id-only'() {
-    return variants['ours-logging']('warn', undefined, { logger: false });
+    return variants['ours-logging'](undefined, undefined, { logger: false });
   },
 
   /** The bare app plus one global interceptor that does nothing: what any APP_INTERCEPTOR costs every route. */
@@ -471,11 +472,9 @@ const variants = {
   },
 };
 
-export const VARIANT_NAMES = Object.keys(variants);
-
 async function main() {
   const build = variants[variantName];
-  if (!build) throw new Error(`unknown variant ${JSON.stringify(variantName)}; known: ${VARIANT_NAMES.join(', ')}`);
+  if (!build) throw new Error(`unknown variant ${JSON.stringify(variantName)}; known: ${Object.keys(variants).join(', ')}`);
   if (!Number.isInteger(port) || port <= 0) throw new Error(`bad port ${JSON.stringify(portText)}`);
   const { module, before } = await build();
   const app = await NestFactory.create(module, { logger: false, abortOnError: false });
@@ -500,9 +499,7 @@ async function main() {
   process.stdout.write(`READY ${port}\n`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main().catch((error) => {
-    process.stderr.write(`${error?.stack ?? error}\n`);
-    process.exit(1);
-  });
-}
+main().catch((error) => {
+  process.stderr.write(`${error?.stack ?? error}\n`);
+  process.exit(1);
+});

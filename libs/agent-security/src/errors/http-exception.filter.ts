@@ -2,7 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpSta
 import type { IncomingMessage, ServerResponse } from 'http';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
-import { assignRequestId } from '../logging/request-id.js';
+import { assignRequestId, trustsIncomingRequestId } from '../logging/request-id.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -46,7 +46,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
   private readonly pinoLogs: boolean;
 
   constructor(@Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig) {
-    this.trustIncoming = config.logging === false || config.logging.trustIncomingRequestId !== false;
+    this.trustIncoming = trustsIncomingRequestId(config);
     this.pinoLogs = config.logging !== false;
   }
 

@@ -5,7 +5,7 @@ import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { CorsMiddleware } from '../cors/cors.middleware.js';
 import { AGENT_SECURITY_LOGGER } from './logging.constants.js';
-import { assignRequestId } from './request-id.js';
+import { assignRequestId, trustsIncomingRequestId } from './request-id.js';
 import { completionLogger, loggerParams, requestLoggerBinding, type RequestMiddleware } from './logger-options.js';
 import { currentRequest, REQUEST_START as START, startRequestLog } from './request-logger.js';
 
@@ -42,7 +42,7 @@ export class RequestContextMiddleware implements NestMiddleware {
     @Inject(AGENT_SECURITY_LOGGER) root: Logger | undefined,
     cors: CorsMiddleware,
   ) {
-    const trustIncoming = config.logging === false || config.logging.trustIncomingRequestId !== false;
+    const trustIncoming = trustsIncomingRequestId(config);
     const completion = root === undefined ? undefined : completionLogger(config, root);
     const afterId: RequestMiddleware = cors.enabled ? cors.handle : (_request, _response, next) => next();
     // nestjs-pino binds the request's logger here, not through Nest's middleware router (see requestLoggerBinding).

@@ -1,5 +1,6 @@
 import { randomUUID } from 'crypto';
 import type { IncomingMessage, ServerResponse } from 'http';
+import type { AgentSecurityConfig } from '../agent-security.config.js';
 
 export const REQUEST_ID_HEADER = 'X-Request-ID';
 const MAX_LENGTH = 128;
@@ -13,6 +14,11 @@ export function isSafeRequestId(value: string): boolean {
     if (code < 0x21 || code > 0x7e) return false;
   }
   return true;
+}
+
+/** Whether a safe incoming X-Request-ID is kept (the default; `logging.trustIncomingRequestId: false` turns it off). */
+export function trustsIncomingRequestId(config: AgentSecurityConfig): boolean {
+  return config.logging === false || config.logging.trustIncomingRequestId !== false;
 }
 
 /**
