@@ -1,5 +1,6 @@
-import { Controller, Get, UnauthorizedException } from '@nestjs/common';
+import { Controller, Get, UnauthorizedException, type Type } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { JwtService } from '@nestjs/jwt';
 import jwt from 'jsonwebtoken';
 import { resolveAgentSecurityConfig } from '../agent-security.config';
@@ -38,12 +39,7 @@ function contextFor(controller: Function, handler: Function, headers: Record<str
   return {
     request,
     response,
-    context: {
-      getType: () => 'http',
-      getHandler: () => handler,
-      getClass: () => controller,
-      switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }),
-    } as never,
+    context: new ExecutionContextHost([request, response], controller as Type, handler),
   };
 }
 

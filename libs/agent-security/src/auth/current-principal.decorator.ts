@@ -8,7 +8,7 @@ import type { AgentPrincipal } from './agent-principal.interface.js';
  */
 export const CurrentPrincipal = createParamDecorator(
   (field: keyof AgentPrincipal | undefined, ctx: ExecutionContext) => {
-    const principal = ctx.switchToHttp().getRequest<IncomingMessage>().principal;
+    const principal = ctx.getArgByIndex<IncomingMessage>(0).principal;
     return field && principal ? principal[field] : principal;
   },
 );

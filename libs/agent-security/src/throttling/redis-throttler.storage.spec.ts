@@ -83,6 +83,30 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     }
   });
 
+  it("scores each request at Redis's time to the microsecond, all sixteen digits kept", async () => {
+    const micros = async () => {
+      const [seconds, fraction] = await client.time();
+      return BigInt(seconds) * 1_000_000n + BigInt(fraction);
+    };
+    const before = await micros();
+    for (let i = 0; i < 20; i++) await store.consume([{ key: 'micros:{e}', limit: 100, windowMs: 60_000 }]);
+    await store.consume([{ key: 'micros:{f}', limit: 100, windowMs: 60_000 }, { key: 'micros:{f}:route', limit: 100, windowMs: 60_000 }]);
+    const after = await micros();
+    const scores = [
+      ...(await client.zrange('micros:{e}', 0, -1, 'WITHSCORES')),
+      ...(await client.zrange('micros:{f}', 0, -1, 'WITHSCORES')),
+      ...(await client.zrange('micros:{f}:route', 0, -1, 'WITHSCORES')),
+    ]
+      .filter((_, i) => i % 2 === 1)
+      .map((score) => BigInt(score));
+    expect(scores).toHaveLength(22);
+    for (const score of scores) {
+      expect(score >= before && score <= after).toBe(true);
+    }
+    // Rounded to Lua's 14 significant digits, every score would be a multiple of 100 µs.
+    expect(scores.some((score) => score % 100n !== 0n)).toBe(true);
+  });
+
   /** Socket writes and EVALSHA calls for 50 consume() calls issued in one turn of the event loop. */
   async function oneTurn(storage: RedisThrottlerStorage, prefix: string) {
     const admin = new Redis(redis.url);

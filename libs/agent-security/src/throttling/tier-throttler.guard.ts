@@ -70,9 +70,9 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     const route = this.routeThrottling(context);
     if (route.skip) return true;
 
-    const http = context.switchToHttp();
-    const request = http.getRequest<IncomingMessage & { ip?: string }>();
-    const response = http.getResponse<ServerResponse>();
+    // getArgByIndex, not switchToHttp(): that one adds three fresh closures to the context on every call.
+    const request = context.getArgByIndex<IncomingMessage & { ip?: string }>(0);
+    const response = context.getArgByIndex<ServerResponse>(1);
     const principal = request.principal;
     const policy = principal === undefined ? this.anonymousPolicy : this.tierPolicies.get(principal.tier)!;
     const callerKey =

@@ -40,11 +40,10 @@ export class TokenBudgetGuard implements CanActivate {
     if (context.getType() !== 'http') return true;
     const route = this.routeUsage(context);
     if (!route.budgeted) return true;
-    const http = context.switchToHttp();
-    const request = http.getRequest<IncomingMessage>();
+    const request = context.getArgByIndex<IncomingMessage>(0);
     const principal = request.principal;
     if (principal === undefined) return true; // public routes have no caller to bill
-    return this.admit(route, request, http.getResponse<ServerResponse>(), principal);
+    return this.admit(route, request, context.getArgByIndex<ServerResponse>(1), principal);
   }
 
   private async admit(route: RouteUsage, request: IncomingMessage, response: ServerResponse, principal: AgentPrincipal): Promise<boolean> {

@@ -23,5 +23,5 @@ export const AgentStream = () => applyDecorators(TokenBudget(), SetMetadata(AGEN
 
 /** The request's usage meter on a `@TokenBudget()` or `@AgentStream()` route. */
 export const Usage = createParamDecorator(
-  (_: unknown, ctx: ExecutionContext): UsageMeter | undefined => ctx.switchToHttp().getRequest<IncomingMessage>().usage,
+  (_: unknown, ctx: ExecutionContext): UsageMeter | undefined => ctx.getArgByIndex<IncomingMessage>(0).usage,
 );

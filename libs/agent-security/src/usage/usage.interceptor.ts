@@ -7,7 +7,7 @@ import { tap, type Observable } from 'rxjs';
 export class UsageInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
-    const meter = context.switchToHttp().getRequest<IncomingMessage>().usage;
+    const meter = context.getArgByIndex<IncomingMessage>(0).usage;
     if (meter === undefined) return next.handle();
     return next.handle().pipe(
       tap((result) => {
