@@ -75,7 +75,7 @@ const VARIANTS = [
   { name: 'ours-cors', label: '6d. ours, CORS only: CorsMiddleware', expect: { cors: true } },
   {
     name: 'ours-throttle-redis',
-    label: '6e. ours, throttling only: TierThrottlerGuard on RedisThrottlerStorage (caller from a token map, no JWT)',
+    label: '6e. ours, throttling only: TierThrottlerGuard on RedisThrottlerStorage (caller from a token map by a getter on the request, no JWT)',
     expect: { rateLimit: true },
     redis: true,
   },
@@ -154,6 +154,16 @@ const EXPERIMENTS = [
   {
     name: 'x-bare-rate-limit-headers-guard',
     label: 'x12. x8 with the guard setting the five rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset, RateLimit-Policy, RateLimit)',
+    expect: {},
+  },
+  {
+    name: 'x-nest-throttler-noop-storage',
+    label: 'x13. @nestjs/throttler\'s stock ThrottlerGuard over a storage that does no work (one shared record): the ceiling of rows 2 to 5',
+    expect: { rateLimit: true },
+  },
+  {
+    name: 'x-bare-principal-middleware',
+    label: 'x14. row 1 plus an Express middleware that finds the caller in a Map by Authorization (rows 6e to 6g did so before; now a getter does)',
     expect: {},
   },
 ];

@@ -1,0 +1,98 @@
+// What one storage call costs Redis itself: `node bench/redis-script.mjs` (after `npm run build`).
+// Drives our RedisThrottlerStorage and the peer's (@nest-lab/throttler-storage-redis), each on its own private
+// redis-server and an auto-pipelined client, over 1,000 callers whose windows already hold ENTRIES members, and
+// prints Redis's time per script call and per command inside it (INFO commandstats) and Redis's CPU per call
+// (INFO cpu, which adds reading and writing the sockets). No HTTP, so the figures hold still between runs where
+// the full harness drifts; Redis shares the cores with the app there, so its CPU is the app's loss.
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
+import { Redis } from 'ioredis';
+import { RedisThrottlerStorage } from '@agent-security/core';
+import { CALLERS, HUGE_LIMIT, WINDOW_MS } from './lib/common.mjs';
+import { startRedis } from './lib/redis.mjs';
+
+const CALLS = Number(process.env.BENCH_CALLS ?? 100_000);
+const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 300);
+const BATCH = 50; // in flight at once, as with the harness's 50 connections
+
+/** Fills every caller's sorted set with ENTRIES members spread over the last minute, as a busy window would be. */
+async function fill(client, keysOf) {
+  const now = Date.now() * 1000;
+  const args = [];
+  for (let i = 0; i < ENTRIES; i++) args.push(now - Math.floor((i * WINDOW_MS * 1000) / (ENTRIES + 1)), `fill:${i}`);
+  if (args.length === 0) return;
+  for (let caller = 0; caller < CALLERS; caller++) {
+    for (const key of keysOf(caller)) await client.zadd(key, ...args);
+  }
+}
+
+function commandTimes(info) {
+  const times = {};
+  for (const match of info.matchAll(/^cmdstat_(\S+?):calls=(\d+),usec=(\d+)/gm)) times[match[1]] = { calls: Number(match[2]), usec: Number(match[3]) };
+  return times;
+}
+
+async function cpuSeconds(client) {
+  const info = await client.info('cpu');
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)[1]);
+}
+
+async function measure(name, makeCall, keysOf) {
+  const redis = await startRedis();
+  const client = new Redis(redis.url, { enableAutoPipelining: true });
+  try {
+    const call = makeCall(client);
+    if (keysOf) await fill(redis.client, keysOf);
+    for (let i = 0; i < 2000; i++) await call(i % CALLERS); // loads the script, warms both sides
+    await redis.client.config('RESETSTAT');
+    const cpuBefore = await cpuSeconds(redis.client);
+    for (let done = 0; done < CALLS; done += BATCH) {
+      const calls = new Array(BATCH);
+      for (let j = 0; j < BATCH; j++) calls[j] = call((done + j) % CALLERS);
+      await Promise.all(calls);
+    }
+    const cpu = (await cpuSeconds(redis.client)) - cpuBefore;
+    const times = commandTimes(await redis.client.info('commandstats'));
+    const script = times.evalsha ?? times.eval;
+    const inner = Object.entries(times)
+      .filter(([command]) => !['evalsha', 'eval', 'info', 'config|resetstat'].includes(command))
+      .sort(([a], [b]) => a.localeCompare(b));
+    const perCall = (usec) => usec / script.calls;
+    const innerTotal = inner.reduce((sum, [, { usec }]) => sum + perCall(usec), 0);
+    console.log(
+      `| ${name} | ${script.calls === CALLS ? '' : `(${script.calls} calls) `}${perCall(script.usec).toFixed(2)} | ` +
+        `${inner.map(([command, { usec }]) => `${command} ${perCall(usec).toFixed(2)}`).join(', ')} | ` +
+        `${(perCall(script.usec) - innerTotal).toFixed(2)} | ${((cpu * 1e6) / CALLS).toFixed(1)} |`,
+    );
+  } finally {
+    client.disconnect();
+    await redis.stop();
+  }
+}
+
+console.log(`Redis per storage call: ${CALLS.toLocaleString('en-US')} calls over ${CALLERS} callers, ${BATCH} in flight, auto-pipelined client.\n`);
+console.log('| storage | µs in the script per call (commandstats) | µs in each command it runs, per call | µs of script and call overhead (the rest) | Redis CPU µs per call (INFO cpu) |');
+console.log('|---|---:|---|---:|---:|');
+await measure(
+  `ours, one window, ${ENTRIES} entries per caller`,
+  (client) => {
+    const storage = new RedisThrottlerStorage(client);
+    return (caller) => storage.consume([{ key: `rl:{user:user-${caller}}`, limit: HUGE_LIMIT, windowMs: WINDOW_MS }]);
+  },
+  (caller) => [`rl:{user:user-${caller}}`],
+);
+await measure(
+  `ours, caller window + a route window, ${ENTRIES} entries each`,
+  (client) => {
+    const storage = new RedisThrottlerStorage(client);
+    return (caller) =>
+      storage.consume([
+        { key: `rl:{user:user-${caller}}`, limit: HUGE_LIMIT, windowMs: WINDOW_MS },
+        { key: `rl:{user:user-${caller}}:route`, limit: HUGE_LIMIT, windowMs: WINDOW_MS },
+      ]);
+  },
+  (caller) => [`rl:{user:user-${caller}}`, `rl:{user:user-${caller}}:route`],
+);
+await measure('peer (fixed-window counter)', (client) => {
+  const storage = new ThrottlerStorageRedisService(client);
+  return (caller) => storage.increment(`user-${caller}`, WINDOW_MS, HUGE_LIMIT, WINDOW_MS, 'default');
+});
