@@ -107,24 +107,60 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     expect(scores.some((score) => score % 100n !== 0n)).toBe(true);
   });
 
+  it('sends the script whole, once, when Redis has lost it (restart, failover, SCRIPT FLUSH)', async () => {
+    const rule = [{ key: 'flushed:{g}', limit: 3, windowMs: 60_000 }];
+    expect((await store.consume(rule)).allowed).toBe(true);
+    const admin = new Redis(redis.url);
+    try {
+      await admin.script('FLUSH');
+      const before = commandCalls(await admin.info('commandstats'));
+      const results = await Promise.all([store.consume(rule), store.consume(rule), store.consume(rule)]);
+      const after = commandCalls(await admin.info('commandstats'));
+      // Three NOSCRIPT replies ran nothing; each call then ran once, whole: exactly the limit is spent.
+      expect(results.map((result) => result.allowed).sort()).toEqual([false, true, true]);
+      expect(await admin.zcard('flushed:{g}')).toBe(3);
+      expect((after.get('eval') ?? 0) - (before.get('eval') ?? 0)).toBe(3);
+      expect((await store.consume(rule)).allowed).toBe(false);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  it("applies the client's keyPrefix to its keys, as ioredis commands do", async () => {
+    const prefixed = new Redis(redis.url, { keyPrefix: 'tenant-a:' });
+    try {
+      const storage = new RedisThrottlerStorage(prefixed);
+      await storage.consume([{ key: 'pre:{h}', limit: 5, windowMs: 60_000 }, { key: 'pre:{h}:route', limit: 5, windowMs: 60_000 }]);
+      expect(await client.zcard('tenant-a:pre:{h}')).toBe(1);
+      expect(await client.zcard('tenant-a:pre:{h}:route')).toBe(1);
+      expect(await client.exists('pre:{h}')).toBe(0);
+    } finally {
+      prefixed.disconnect();
+    }
+  });
+
   /** Socket writes and EVALSHA calls for 50 consume() calls issued in one turn of the event loop. */
   async function oneTurn(storage: RedisThrottlerStorage, prefix: string) {
     const admin = new Redis(redis.url);
     try {
       await storage.consume([{ key: `${prefix}:{warm}`, limit: 1000, windowMs: 60_000 }]);
-      const socket = (storage.client as Redis).stream;
-      const write = socket.write;
+      // What reaches the kernel: one _write or _writev per socket write, however many write() calls were buffered into it.
+      const socket = (storage.client as Redis).stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+      const originals = { _write: socket._write, _writev: socket._writev };
       let writes = 0;
-      socket.write = function (this: typeof socket, ...args: Parameters<typeof write>) {
-        writes++;
-        return write.apply(this, args);
-      } as typeof write;
+      for (const name of ['_write', '_writev'] as const) {
+        socket[name] = function (this: unknown, ...args: unknown[]) {
+          writes++;
+          return originals[name].apply(this, args);
+        };
+      }
       const before = commandCalls(await admin.info('commandstats'));
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) => storage.consume([{ key: `${prefix}:{u${i % 10}}`, limit: 1000, windowMs: 60_000 }])),
       );
       const after = commandCalls(await admin.info('commandstats'));
-      socket.write = write;
+      socket._write = originals._write;
+      socket._writev = originals._writev;
       expect(results.every((result) => result.allowed)).toBe(true);
       expect(await admin.zcard(`${prefix}:{u3}`)).toBe(5);
       return { writes, scriptCalls: (after.get('evalsha') ?? 0) - (before.get('evalsha') ?? 0) };
