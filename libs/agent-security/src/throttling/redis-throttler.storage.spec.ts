@@ -139,6 +139,21 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     }
   });
 
+  it('reads the answer of a client created with stringNumbers as numbers', async () => {
+    const stringy = new Redis(redis.url, { stringNumbers: true });
+    try {
+      const storage = new RedisThrottlerStorage(stringy);
+      const rule = [{ key: 'strings:{i}', limit: 1, windowMs: 60_000 }];
+      expect(await storage.consume(rule)).toEqual({ allowed: true, blockedBy: -1, windows: [{ totalHits: 1, resetMs: expect.any(Number) }] });
+      const refused = await storage.consume(rule);
+      expect(refused.allowed).toBe(false);
+      expect(refused.blockedBy).toBe(0);
+      expect(refused.windows[0].resetMs).toBeGreaterThan(59_000);
+    } finally {
+      stringy.disconnect();
+    }
+  });
+
   /** Socket writes and EVALSHA calls for 50 consume() calls issued in one turn of the event loop. */
   async function oneTurn(storage: RedisThrottlerStorage, prefix: string) {
     const admin = new Redis(redis.url);

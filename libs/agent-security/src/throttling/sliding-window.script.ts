@@ -11,9 +11,9 @@
  */
 export const SLIDING_WINDOW_SCRIPT = `
 local t = redis.call('TIME')
--- Numbers go to redis.call as they are: Redis formats them with %.17g, so 16-digit scores stay exact.
+-- Numbers go to redis.call as they are: Redis formats them exactly (%.17g, or as integers from 7.2), so 16-digit scores stay exact.
 local now = t[1] * 1000000 + t[2]
--- One window (every route without its own @Throttle): no loop and no tables, about a tenth less Redis CPU.
+-- One window (every route without its own @Throttle): no loop and no tables, about 1 us less script overhead per call.
 if #KEYS == 1 then
   local key = KEYS[1]
   local window = ARGV[3] * 1000
