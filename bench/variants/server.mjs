@@ -14,6 +14,7 @@ import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import { Redis } from 'ioredis';
 import * as lib from '@agent-security/core';
+import { SLIDING_WINDOW_SCRIPT } from '../../libs/agent-security/dist/throttling/sliding-window.script.js';
 import {
   EXPOSED_HEADERS,
   FILLED_LIMIT,
@@ -309,7 +310,8 @@ const variants = {
 
   /** Row 6e with the script sent through ioredis's auto-pipelining (its defineCommand), as the storage did up to 8fb7a63. */
   'x-ours-throttle-redis-autopipelined'() {
-    const storage = new (ours('RedisThrottlerStorage'))(REDIS_URL);
+    const storage = new (ours('RedisThrottlerStorage'))(new Redis(REDIS_URL, { enableAutoPipelining: true }));
+    storage.client.defineCommand('agentSecuritySlidingWindow', { lua: SLIDING_WINDOW_SCRIPT });
     let sequence = 0;
     storage.consume = async (rules) => {
       const n = rules.length;

@@ -13,6 +13,7 @@ import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
 import { takeQueryToken } from './query-token.js';
 import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
+import { RouteMetadataCache } from '../route-metadata.cache.js';
 
 /**
  * Global guard: every route needs `Authorization: Bearer <jwt>` unless it is `@Public()`.
@@ -21,7 +22,9 @@ import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly allowQueryToken: boolean;
-  private readonly publicRoutes = new WeakMap<Function, { readonly controller: Function; readonly isPublic: boolean }>();
+  private readonly publicRoutes = new RouteMetadataCache((handler, controller) =>
+    Boolean(this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller])),
+  );
 
   constructor(
     private readonly reflector: Reflector,
@@ -33,7 +36,7 @@ export class AuthGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true;
-    if (this.isPublic(context)) return true;
+    if (this.publicRoutes.get(context)) return true;
     // getArgByIndex, not switchToHttp(): that one adds three fresh closures to the context on every call.
     const request = context.getArgByIndex<IncomingMessage>(0);
     let token = bearerToken(request.headers.authorization);
@@ -48,18 +51,6 @@ export class AuthGuard implements CanActivate {
       reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_INVALID, message);
     }
     return true;
-  }
-
-  // Metadata does not change after start-up: read once per handler, not on every request.
-  private isPublic(context: ExecutionContext): boolean {
-    const handler = context.getHandler();
-    const controller = context.getClass();
-    const cached = this.publicRoutes.get(handler);
-    // A method inherited by two controllers is one function: the class check keeps their metadata apart.
-    if (cached !== undefined && cached.controller === controller) return cached.isPublic;
-    const isPublic = Boolean(this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller]));
-    this.publicRoutes.set(handler, { controller, isPublic });
-    return isPublic;
   }
 }
 

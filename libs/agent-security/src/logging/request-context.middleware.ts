@@ -44,11 +44,16 @@ export class RequestContextMiddleware implements NestMiddleware {
   ) {
     const trustIncoming = trustsIncomingRequestId(config);
     const completion = root === undefined ? undefined : completionLogger(config, root);
-    const afterId: RequestMiddleware = cors.enabled ? cors.handle : (_request, _response, next) => next();
+    const corsHandle = cors.enabled ? cors.handle : undefined;
     // nestjs-pino binds the request's logger here, not through Nest's middleware router (see requestLoggerBinding).
     const bindLogger = root === undefined ? undefined : requestLoggerBinding(loggerParams(root));
-    const rest: RequestMiddleware =
-      bindLogger === undefined ? afterId : (request, response, next) => bindLogger(request, response, () => afterId(request, response, next));
+    // Only the steps that are on; a closure per request only when both are.
+    const rest: RequestMiddleware | undefined =
+      bindLogger === undefined
+        ? corsHandle
+        : corsHandle === undefined
+          ? bindLogger
+          : (request, response, next) => bindLogger(request, response, () => corsHandle(request, response, next));
     // Built once; per request only what the request itself needs.
     this.handle = (request, response, next) => {
       const timed = response as TimedResponse;
@@ -58,9 +63,9 @@ export class RequestContextMiddleware implements NestMiddleware {
       timed[WRITE_HEAD] = timed.writeHead;
       timed.writeHead = writeHeadWithTiming as ServerResponse['writeHead'];
       assignRequestId(request, response, trustIncoming);
-      if (root === undefined) return rest(request, response, next);
+      if (root === undefined) return rest === undefined ? next() : rest(request, response, next);
       startRequestLog(root, completion!, request, response);
-      currentRequest.run(request, rest, request, response, next);
+      currentRequest.run(request, rest!, request, response, next);
     };
   }
 

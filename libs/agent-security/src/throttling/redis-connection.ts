@@ -2,7 +2,13 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { Cluster, Redis } from 'ioredis';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
-import { PIPELINED_CONNECTION } from './throttling.constants.js';
+
+/**
+ * Under load many requests reach Redis in one turn of the event loop; auto-pipelining sends the commands that
+ * go through ioredis's command methods (token budgets, health checks) in one socket write. The rate-limit
+ * storage batches its own script calls on a single Redis (RedisThrottlerStorage.run). A user's option wins.
+ */
+const PIPELINED_CONNECTION = { enableAutoPipelining: true } as const;
 
 /** How long start-up waits for Redis before it goes on (with the store-error policy in force). */
 const CONNECT_WAIT_MS = 2000;

@@ -5,14 +5,11 @@ import { Cluster, Command, Redis, type RedisOptions } from 'ioredis';
 import { toThrottlerRecord, type ThrottlerStorageRecord } from './throttler-record.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule, WindowState } from './sliding-window.interface.js';
 import { SLIDING_WINDOW_SCRIPT } from './sliding-window.script.js';
-import { PIPELINED_CONNECTION } from './throttling.constants.js';
 
-/** The script registered on a client by `defineCommand`: called by SHA, re-sent only after a NOSCRIPT. */
+/** The script registered on a Cluster by `defineCommand`: called by SHA, re-sent only after a NOSCRIPT. */
 interface WithSlidingWindow {
   agentSecuritySlidingWindow(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
 }
-
-type RedisClient = (Redis | Cluster) & Partial<WithSlidingWindow>;
 
 const SCRIPT_SHA = createHash('sha1').update(SLIDING_WINDOW_SCRIPT).digest('hex');
 
@@ -43,14 +40,18 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
       this.client = redis;
       this.owned = false;
     } else {
-      this.client = typeof redis === 'string' ? new Redis(redis, PIPELINED_CONNECTION) : new Redis({ ...PIPELINED_CONNECTION, ...redis });
+      this.client = typeof redis === 'string' ? new Redis(redis) : new Redis(redis);
       this.owned = true;
     }
-    const client = this.client as RedisClient;
-    // ioredis defaults keyPrefix to '': no options object per call unless there is a prefix to apply.
-    this.keyPrefix = client instanceof Redis ? client.options.keyPrefix || undefined : undefined;
-    if (typeof client.agentSecuritySlidingWindow !== 'function') {
-      client.defineCommand('agentSecuritySlidingWindow', { lua: SLIDING_WINDOW_SCRIPT });
+    const client = this.client;
+    if (client instanceof Redis) {
+      // ioredis defaults keyPrefix to '': no options object per call unless there is a prefix to apply.
+      this.keyPrefix = client.options.keyPrefix || undefined;
+    } else {
+      this.keyPrefix = undefined;
+      if (typeof (client as Cluster & Partial<WithSlidingWindow>).agentSecuritySlidingWindow !== 'function') {
+        client.defineCommand('agentSecuritySlidingWindow', { lua: SLIDING_WINDOW_SCRIPT });
+      }
     }
   }
 

@@ -1,15 +1,6 @@
 /** The SlidingWindowStore the tier guard spends budgets in (Redis, or memory when no Redis is configured). */
 export const AGENT_SECURITY_STORE = Symbol('AGENT_SECURITY_STORE');
 
-/**
- * Options of every Redis connection the library opens itself (a user's own option wins). Under load many
- * requests reach Redis in one turn of the event loop; auto-pipelining sends the commands that go through
- * ioredis's command methods (token budgets, health checks, the rate-limit script on a Cluster) in one socket
- * write. On a single Redis the rate-limit storage batches its own script calls the same way, more cheaply
- * (RedisThrottlerStorage.run).
- */
-export const PIPELINED_CONNECTION = { enableAutoPipelining: true } as const;
-
 export const RATE_LIMIT_EXCEEDED_MESSAGE = 'Rate limit exceeded';
 
 /** Name of the policy a route's own `@Throttle({ default: ... })` adds in the RateLimit headers. */

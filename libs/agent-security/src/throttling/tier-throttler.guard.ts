@@ -10,6 +10,7 @@ import {
 import type { IncomingMessage, ServerResponse } from 'http';
 import { AGENT_SECURITY_CONFIG, ANONYMOUS_TIER } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
+import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { rateLimitPolicy, setRateLimitHeaders, type RateLimitPolicy } from './rate-limit-headers.js';
 import { RateLimitExceededException } from './rate-limit.exception.js';
 import type { SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
@@ -26,7 +27,6 @@ type Resolvable = number | ((context: ExecutionContext) => number | Promise<numb
 
 /** What the reflector says of one handler, read once: metadata does not change after start-up. */
 interface RouteThrottling {
-  readonly controller: Function;
   readonly skip: boolean;
   readonly limit?: Resolvable;
   readonly ttl?: Resolvable;
@@ -44,7 +44,15 @@ interface RouteThrottling {
  */
 @Injectable()
 export class TierThrottlerGuard extends ThrottlerGuard {
-  private readonly routes = new WeakMap<Function, RouteThrottling>();
+  private readonly routes = new RouteMetadataCache<RouteThrottling>((handler, controller) => {
+    const targets = [handler, controller];
+    return {
+      skip: this.reflector.getAllAndOverride<boolean>(THROTTLER_SKIP + DEFAULT_THROTTLER, targets) === true,
+      limit: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_LIMIT + DEFAULT_THROTTLER, targets),
+      ttl: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_TTL + DEFAULT_THROTTLER, targets),
+      keySuffix: `:route:${controller.name}.${handler.name}`,
+    };
+  });
   private readonly tierPolicies = new Map<string, RateLimitPolicy>();
   private readonly anonymousPolicy: RateLimitPolicy;
   private readonly userKeyPrefix: string;
@@ -67,7 +75,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const route = this.routeThrottling(context);
+    const route = this.routes.get(context);
     if (route.skip) return true;
 
     // getArgByIndex, not switchToHttp(): that one adds three fresh closures to the context on every call.
@@ -107,24 +115,6 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     const retryAfter = Math.max(1, Math.ceil(windows[blockedBy].resetMs / 1000));
     response.setHeader('Retry-After', retryAfter);
     throw new RateLimitExceededException(refused.limit, refused.windowMs, retryAfter, principal?.tier ?? ANONYMOUS_TIER);
-  }
-
-  private routeThrottling(context: ExecutionContext): RouteThrottling {
-    const handler = context.getHandler();
-    const controller = context.getClass();
-    const cached = this.routes.get(handler);
-    // A method inherited by two controllers is one function: the class check keeps their metadata apart.
-    if (cached !== undefined && cached.controller === controller) return cached;
-    const targets = [handler, controller];
-    const route: RouteThrottling = {
-      controller,
-      skip: this.reflector.getAllAndOverride<boolean>(THROTTLER_SKIP + DEFAULT_THROTTLER, targets) === true,
-      limit: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_LIMIT + DEFAULT_THROTTLER, targets),
-      ttl: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_TTL + DEFAULT_THROTTLER, targets),
-      keySuffix: `:route:${controller.name}.${handler.name}`,
-    };
-    this.routes.set(handler, route);
-    return route;
   }
 
   private async resolve(context: ExecutionContext, value: Resolvable | undefined, fallback: number): Promise<number> {

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'http';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import type { AgentPrincipal } from '../auth/agent-principal.interface.js';
+import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { AGENT_SECURITY_USAGE_STORE, AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from './usage.constants.js';
 import { TokenBudgetExceededException, TooManyStreamsException } from './usage.exceptions.js';
 import { UsageMeter } from './usage-meter.js';
@@ -12,7 +13,6 @@ import { UsageService } from './usage.service.js';
 import type { UsageStore } from './usage-store.interface.js';
 
 interface RouteUsage {
-  readonly controller: Function;
   readonly budgeted: boolean;
   readonly stream: boolean;
 }
@@ -25,7 +25,10 @@ interface RouteUsage {
  */
 @Injectable()
 export class TokenBudgetGuard implements CanActivate {
-  private readonly routes = new WeakMap<Function, RouteUsage>();
+  private readonly routes = new RouteMetadataCache<RouteUsage>((handler, controller) => ({
+    budgeted: this.reflector.getAllAndOverride<boolean>(TOKEN_BUDGET_METADATA, [handler, controller]) === true,
+    stream: this.reflector.getAllAndOverride<boolean>(AGENT_STREAM_METADATA, [handler, controller]) === true,
+  }));
   private readonly logger = new Logger('AgentSecurity');
 
   constructor(
@@ -38,7 +41,7 @@ export class TokenBudgetGuard implements CanActivate {
   // Synchronous on the routes without a budget (nearly all): Nest then skips awaiting the guard.
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const route = this.routeUsage(context);
+    const route = this.routes.get(context);
     if (!route.budgeted) return true;
     const request = context.getArgByIndex<IncomingMessage>(0);
     const principal = request.principal;
@@ -91,20 +94,5 @@ export class TokenBudgetGuard implements CanActivate {
       clearInterval(renewal);
       this.store.releaseStream(key, leaseId).catch(() => undefined);
     };
-  }
-
-  private routeUsage(context: ExecutionContext): RouteUsage {
-    const handler = context.getHandler();
-    const controller = context.getClass();
-    const cached = this.routes.get(handler);
-    if (cached !== undefined && cached.controller === controller) return cached;
-    const targets = [handler, controller];
-    const route: RouteUsage = {
-      controller,
-      budgeted: this.reflector.getAllAndOverride<boolean>(TOKEN_BUDGET_METADATA, targets) === true,
-      stream: this.reflector.getAllAndOverride<boolean>(AGENT_STREAM_METADATA, targets) === true,
-    };
-    this.routes.set(handler, route);
-    return route;
   }
 }
