@@ -222,12 +222,18 @@ async function measure(variant, ctx, round) {
     if (WARMUP > 0) out.warmup = await runLoad(server.url, ctx.tokens, { connections: CONNECTIONS, duration: WARMUP });
     const before = variant.redis ? await redisSnapshot(ctx.redis.client) : undefined;
     const cpuBefore = server.cpuSeconds();
+    // autocannon runs in this process: its CPU over the measured run is the load generator's share of the machine.
+    const loadBefore = process.cpuUsage();
     out.result = await runLoad(server.url, ctx.tokens, { connections: CONNECTIONS, duration: DURATION });
+    const load = process.cpuUsage(loadBefore);
     out.cpuUsPerRequest = ((server.cpuSeconds() - cpuBefore) * 1e6) / out.result.total;
+    out.loadCpuUsPerRequest = (load.user + load.system) / out.result.total;
     if (variant.redis) {
       out.redis = diffSnapshots(before, await redisSnapshot(ctx.redis.client));
       out.keys = await ctx.redis.client.dbsize();
     }
+    out.redisCpuUsPerRequest = variant.redis ? (out.redis.cpuSec * 1e6) / out.result.total : 0;
+    out.machineCpuUsPerRequest = out.cpuUsPerRequest + out.redisCpuUsPerRequest + out.loadCpuUsPerRequest;
   } finally {
     await server.stop();
   }
@@ -327,7 +333,13 @@ async function main() {
   // mean, so a ratio only sees the drift of its own ~15 s. The bare runs' ratio to the one before shows the noise left.
   const measureBare = async (round, previous) => {
     const out = await measure(bareVariant, ctx, round);
-    if (previous) out.pair = { ratio: out.result.rps / previous.result.rps, cpuRatio: previous.cpuUsPerRequest / out.cpuUsPerRequest };
+    if (previous) {
+      out.pair = {
+        ratio: out.result.rps / previous.result.rps,
+        cpuRatio: previous.cpuUsPerRequest / out.cpuUsPerRequest,
+        machineRatio: previous.machineCpuUsPerRequest / out.machineCpuUsPerRequest,
+      };
+    }
     runs.get(bareVariant.name).push(out);
     progress(round, bareVariant.name, out);
     return out;
@@ -353,7 +365,14 @@ async function main() {
           const after = await measureBare(round, before);
           const bareRps = (before.result.rps + after.result.rps) / 2;
           const bareCpu = (before.cpuUsPerRequest + after.cpuUsPerRequest) / 2;
-          out.pair = { ratio: out.result.rps / bareRps, cpuRatio: bareCpu / out.cpuUsPerRequest };
+          const bareMachine = (before.machineCpuUsPerRequest + after.machineCpuUsPerRequest) / 2;
+          out.pair = {
+            ratio: out.result.rps / bareRps,
+            cpuRatio: bareCpu / out.cpuUsPerRequest,
+            machineRatio: bareMachine / out.machineCpuUsPerRequest,
+            // Had the app side cost no more than the bare app's, Redis's own CPU alone would leave this much.
+            redisCeiling: bareMachine / (bareMachine + out.redisCpuUsPerRequest),
+          };
           runs.get(variant.name).push(out);
           progress(round, variant.name, out);
           before = after;
@@ -415,6 +434,37 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
       'ThrottlerGuard\'s stock generateKey hashes it. Server CPU µs/req: user + system CPU of the variant\'s process ' +
       'over the measured run (from /proc) divided by the requests it answered; unlike req/s it does not depend on how fast ' +
       'autocannon can go, so it is the cleaner cost measure where a variant is close to the bare app.',
+  );
+
+  lines.push('');
+  lines.push('### Where the machine\'s CPU goes, per request (medians over rounds)');
+  lines.push('');
+  lines.push(
+    '| variant | app server µs | Redis µs | load generator µs | all three µs | cores busy | CPU-budget ratio: bare\'s all three over the variant\'s, paired (min-max) | ratio to bare (from above) | Redis ceiling: the ratio left by Redis\'s CPU alone, paired |',
+  );
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const variant of variants) {
+    const done = runs.get(variant.name);
+    if (done.length === 0) continue;
+    const paired = done.filter((run) => run.pair);
+    const of = (pick, digits = 1) => fmt(median(done.map(pick)), digits);
+    const spread = (values) => `${fmt(median(values), 2)} (${fmt(Math.min(...values), 2)}-${fmt(Math.max(...values), 2)})`;
+    lines.push(
+      `| ${variant.label.split(/[:(]/)[0].trim()} | ${of((run) => run.cpuUsPerRequest)} | ${of((run) => run.redisCpuUsPerRequest)} | ` +
+        `${of((run) => run.loadCpuUsPerRequest)} | ${of((run) => run.machineCpuUsPerRequest)} | ` +
+        `${of((run) => (run.machineCpuUsPerRequest * run.result.rps) / 1e6, 2)} | ` +
+        `${variant.name === 'bare' ? `1.00; previous/next ${spread(paired.map((run) => run.pair.machineRatio))}` : spread(paired.map((run) => run.pair.machineRatio))} | ` +
+        `${variant.name === 'bare' ? '1.00' : fmt(median(paired.map((run) => run.pair.ratio)), 2)} | ` +
+        `${variant.redis ? spread(paired.map((run) => run.pair.redisCeiling)) : ''} |`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    `Every process of the run shares this machine's ${os.cpus().length} cores: the variant's server, redis-server and autocannon ` +
+      '(which runs in the harness process; its CPU over the measured run, from process.cpuUsage()). Cores busy: all three µs/req ' +
+      'times req/s; where it is close to the number of cores, the machine is full and req/s is about cores / all three µs, ' +
+      'so the CPU-budget ratio predicts the ratio to bare. Redis ceiling: bare\'s all three over (bare\'s all three + the ' +
+      'variant\'s Redis µs), the ratio this variant would reach on this machine if its app side cost no more than the bare app.',
   );
 
   const redisRows = variants.filter((variant) => variant.redis && runs.get(variant.name).length > 0);
