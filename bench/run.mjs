@@ -162,6 +162,18 @@ const EXPERIMENTS = [
     expect: { rateLimit: true },
     redis: true,
   },
+  {
+    name: 'x-storage-alone-memory',
+    label: 'x16. our MemoryThrottlerStorage alone: the handler spends the caller\'s window itself (no guard, no headers; caller as in 6e)',
+    expect: {},
+  },
+  { name: 'x-storage-alone-memory-filled', label: `x17. same, ${FILL}`, expect: {} },
+  {
+    name: 'x-storage-alone-redis',
+    label: 'x18. our RedisThrottlerStorage alone: the handler spends the caller\'s window itself (no guard, no headers; caller as in 6e)',
+    expect: {},
+    redis: true,
+  },
 ];
 
 function selectedVariants() {

@@ -235,6 +235,34 @@ async function ourThrottling(store, { filled = false, setClock } = {}) {
 }
 
 /**
+ * The storage alone (x16 to x18): the handler itself spends one request of the caller's window in `store`
+ * and answers, with no guard and no header. The caller comes from the same getter as in rows 6e to 6g and
+ * the key is the one TierThrottlerGuard forms, so the row differs from the bare app by the storage call only
+ * (and the one await it needs). `filled` pre-fills every caller's window first.
+ */
+async function storageInHandler(store, { filled = false, setClock } = {}) {
+  const limit = filled ? FILLED_LIMIT : HUGE_LIMIT;
+  const prefix = `${ourConfig().throttling.keyPrefix}:{user:`;
+  if (filled) {
+    const keys = readTokens(process.env.BENCH_TOKENS_FILE).map((_, i) => `${prefix}user-${i}}`);
+    await fillWindows(keys, (key) => store.consume([{ key, limit, windowMs: WINDOW_MS }]), setClock);
+  }
+  const ANONYMOUS = { userId: 'anonymous', tier: 'pro' };
+  class MeController {
+    async me(req) {
+      // The sanity check's request without a token: a caller like any other.
+      const caller = req.principal ?? ANONYMOUS;
+      await store.consume([{ key: `${prefix}${caller.userId}}`, limit, windowMs: WINDOW_MS }]);
+      return { userId: caller.userId, tier: caller.tier };
+    }
+  }
+  Controller()(MeController);
+  Req()(MeController.prototype, 'me', 0);
+  Get('me')(MeController.prototype, 'me', Object.getOwnPropertyDescriptor(MeController.prototype, 'me'));
+  return { module: appModule({ controllers: [MeController] }), before: principalLookup().before };
+}
+
+/**
  * The caller of each pool token, the stand-in for AuthGuard in rows 6e to 6g: `request.principal` is a getter
  * on Express's request prototype that looks the token up in a Map. A middleware doing the same would add a
  * router layer to every request, about 4 % of the bare app (x14), which the module itself does not have.
@@ -472,6 +500,19 @@ const variants = {
     const record = { totalHits: 1, timeToExpire: WINDOW_MS / 1000, isBlocked: false, timeToBlockExpire: 0 };
     const resolved = Promise.resolve(record);
     return stockThrottler({ increment: () => resolved });
+  },
+
+  'x-storage-alone-memory'() {
+    return storageInHandler(new (ours('MemoryThrottlerStorage'))());
+  },
+
+  'x-storage-alone-memory-filled'() {
+    const { storage, setClock } = ourMemoryForFill();
+    return storageInHandler(storage, { filled: true, setClock });
+  },
+
+  'x-storage-alone-redis'() {
+    return storageInHandler(new (ours('RedisThrottlerStorage'))(REDIS_URL));
   },
 
   /** The bare app plus the caller lookup rows 6e to 6g put in front of TierThrottlerGuard (there AuthGuard's job). */
