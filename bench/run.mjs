@@ -71,7 +71,7 @@ const VARIANTS = [
     expect: { auth: true, rateLimit: true, requestId: true },
   },
   { name: 'ours-jwt', label: '6b. ours, JWT only: AuthGuard + TokenVerifier', expect: { auth: true } },
-  { name: 'ours-logging', label: '6c. ours, logging only: RequestContextMiddleware + loggerParams() (request id, pino to file)', expect: { requestId: true }, logs: true },
+  { name: 'ours-logging', label: '6c. ours, logging only: RequestContextMiddleware + loggerParams() (request id, pino to a file path: the module\'s BatchedDestination)', expect: { requestId: true }, logs: true },
   { name: 'ours-cors', label: '6d. ours, CORS only: CorsMiddleware', expect: { cors: true } },
   {
     name: 'ours-throttle-redis',
@@ -127,7 +127,7 @@ const EXPERIMENTS = [
   },
   {
     name: 'x-ours-logging-buffered',
-    label: 'x9. row 6c with the log file written in 4 KB batches (pino.destination minLength: 4096)',
+    label: 'x9. row 6c with the file written by pino.destination({ sync: false, minLength: 4096 }) (4 KB batches)',
     expect: { requestId: true },
     logs: true,
   },
@@ -161,6 +161,12 @@ const EXPERIMENTS = [
     label: 'x15. row 6e with the script sent through ioredis auto-pipelining (its defineCommand), as the storage did up to 8fb7a63',
     expect: { rateLimit: true },
     redis: true,
+  },
+  {
+    name: 'x-ours-logging-pino-async',
+    label: 'x19. row 6c with pino.destination({ sync: false }) for the file, as rows 6 and 6c were up to 56693e1',
+    expect: { requestId: true },
+    logs: true,
   },
   {
     name: 'x-storage-alone-memory',

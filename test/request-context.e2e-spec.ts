@@ -6,7 +6,10 @@ import { connect } from 'net';
 import { Writable } from 'stream';
 import request from 'supertest';
 import { PinoLogger } from 'nestjs-pino';
-import { AgentSecurityModule } from '@agent-security/core';
+import { AGENT_SECURITY_LOGGER, AgentSecurityModule } from '@agent-security/core';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -219,5 +222,37 @@ describe('Request ids, logs and the error shape (e2e)', () => {
     expect(all).not.toContain('s3cret');
     expect(all).not.toContain('abc.def.ghi');
     expect(all).toContain('[REDACTED]');
+  });
+});
+
+describe('Logging to a file path (e2e)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'agent-security-e2e-log-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes the completion lines to the file, and what was logged just before shutdown too', async () => {
+    const file = join(dir, 'agent.log');
+    @Module({
+      imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET }, logging: { destination: file } })],
+      controllers: [TestController],
+    })
+    class FileApp {}
+    const fileApp = (await Test.createTestingModule({ imports: [FileApp] }).compile()).createNestApplication({ bufferLogs: true });
+    const { Logger: NestPinoLogger } = await import('nestjs-pino');
+    fileApp.useLogger(fileApp.get(NestPinoLogger));
+    await fileApp.init();
+    const res = await request(fileApp.getHttpServer()).get('/test/log').set(bearer(signToken({ sub: 'filed' }))).expect(200);
+    await waitForLogs();
+    const root = fileApp.get(AGENT_SECURITY_LOGGER);
+    // Same turn as close(): only the shutdown flush can get this line to the file.
+    root.info('last words');
+    await fileApp.close();
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const id = res.headers['x-request-id'];
+    expect(lines.find((line) => line.msg === 'request completed' && line.requestId === id)).toMatchObject({ status: 200, userId: 'filed' });
+    expect(lines.find((line) => line.msg === 'inside the handler' && line.requestId === id)).toBeDefined();
+    expect(lines.at(-1)).toMatchObject({ msg: 'last words' });
   });
 });

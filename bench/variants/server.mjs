@@ -185,7 +185,8 @@ function oursFull({ redis = REDIS_URL, logging = {} } = {}) {
           jwt: { secret: SECRET },
           redis,
           tiers: TIERS,
-          logging: { level: 'info', destination: pino.destination({ dest: LOG_FILE, sync: false }), ...logging },
+          // A path: the module writes it through its BatchedDestination, as it does for any user who names a file.
+          logging: { level: 'info', destination: LOG_FILE, ...logging },
           cors: { origins: [ORIGIN] },
         }),
       ],
@@ -392,8 +393,10 @@ const variants = {
    * app before Nest's own middleware and body parser, the root logger from createRootLogger(), nestjs-pino
    * configured by loggerParams(root). CORS off (config.cors false).
    */
-  'ours-logging'(level = 'info', destination = { sync: false }, { logger = true } = {}) {
-    const config = ourConfig({ logging: logger ? { level, destination: pino.destination({ dest: LOG_FILE, ...destination }) } : false });
+  /** `destination`: omitted, the log file's path (the module's BatchedDestination); else pino.destination options for it. */
+  'ours-logging'(level = 'info', destination = undefined, { logger = true } = {}) {
+    const stream = destination === undefined ? LOG_FILE : pino.destination({ dest: LOG_FILE, ...destination });
+    const config = ourConfig({ logging: logger ? { level, destination: stream } : false });
     const RequestContextMiddleware = ours('RequestContextMiddleware');
     const root = logger ? ours('createRootLogger')(config) : undefined;
     return {
@@ -449,6 +452,11 @@ const variants = {
   /** Row 6c with the file written in 4 KB batches (SonicBoom minLength): one write per ~20 lines, not per line. */
   'x-ours-logging-buffered'() {
     return variants['ours-logging']('info', { sync: false, minLength: 4096 });
+  },
+
+  /** Row 6c on pino's asynchronous file destination, as every ours-* row was before the module wrote files itself. */
+  'x-ours-logging-pino-async'() {
+    return variants['ours-logging']('info', { sync: false });
   },
 
   /** Row 6c at level warn: every part of the logging but the completion line (built and written) itself. */

@@ -100,8 +100,13 @@ export interface LoggingOptions {
   redact?: string[];
   /** Keep a well-formed incoming `X-Request-ID`. Default true. */
   trustIncomingRequestId?: boolean;
-  /** Where the JSON lines go (a pino destination: `pino.destination('/var/log/agent.log')`, a stream). Default stdout. */
-  destination?: DestinationStream;
+  /**
+   * Where the JSON lines go. A file path or a file descriptor: the module writes the lines of each turn of the
+   * event loop in one write, from the main thread (the cheapest way it found; see README, Performance). A pino
+   * destination or any stream (`pino.destination({ ... })`, a Writable): used as it is. Default: stdout (fd 1),
+   * batched the same way, unless `pino.transport` is set.
+   */
+  destination?: DestinationStream | string | number;
   /** Any further pino options (serializers, formatters, mixin, transport, ...), merged over the module's own. */
   pino?: PinoLoggerOptions;
 }

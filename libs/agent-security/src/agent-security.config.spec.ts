@@ -34,6 +34,9 @@ describe('resolveAgentSecurityConfig', () => {
     ['an undefined default tier', { defaultTier: 'gold' }, /"defaultTier": names tier "gold"/],
     ['an unknown store-error policy', { throttling: { onStoreError: 'ignore' as never } }, /"throttling.onStoreError"/],
     ['* with credentials', { cors: { origins: '*', credentials: true } }, /"cors.origins": "\*" cannot be combined with credentials/],
+    ['an empty log path', { logging: { destination: '' } }, /"logging.destination": must be a file path, a file descriptor, or a stream/],
+    ['a fractional file descriptor', { logging: { destination: 1.5 } }, /"logging.destination"/],
+    ['an object without write()', { logging: { destination: {} as never } }, /"logging.destination"/],
   ])('refuses %s, naming the option', (_name, options, message) => {
     expect(configWith(options)).toThrow(message);
   });

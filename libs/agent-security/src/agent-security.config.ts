@@ -160,6 +160,16 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
     }
   }
 
+  const destination = options.logging ? options.logging.destination : undefined;
+  if (
+    destination !== undefined &&
+    !(typeof destination === 'string' && destination !== '') &&
+    !isNonNegativeInteger(destination) &&
+    !(typeof destination === 'object' && destination !== null && typeof destination.write === 'function')
+  ) {
+    fail('logging.destination', 'must be a file path, a file descriptor, or a stream with write()');
+  }
+
   return Object.freeze({
     jwt,
     tiers,

@@ -1,6 +1,7 @@
 import { Global, Inject, type MiddlewareConsumer, Module, type NestModule, type OnModuleInit, RequestMethod } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { JwtService } from '@nestjs/jwt';
 import { resolveAgentSecurityConfig, type AgentSecurityConfig } from './agent-security.config.js';
 import { AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT } from './agent-security.constants.js';
@@ -10,8 +11,8 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { CorsMiddleware } from './cors/cors.middleware.js';
 import { HttpExceptionFilter } from './errors/http-exception.filter.js';
-import { createRootLogger, loggerParams } from './logging/logger-options.js';
-import { AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
+import { createRootLogger, loggerParams, logDestination } from './logging/logger-options.js';
+import { AGENT_SECURITY_LOG_DESTINATION, AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
 import { RequestContextMiddleware } from './logging/request-context.middleware.js';
 import { RedisConnection } from './throttling/redis-connection.js';
 import { RateLimitStoreHealthIndicator } from './throttling/rate-limit-store.health.js';
@@ -37,7 +38,13 @@ import { UsageService } from './usage/usage.service.js';
   providers: [
     CorsMiddleware,
     RequestContextMiddleware,
-    { provide: AGENT_SECURITY_LOGGER, inject: [AGENT_SECURITY_CONFIG], useFactory: createRootLogger },
+    // A provider of its own so that Nest's shutdown hooks reach it: a BatchedDestination writes what is pending then.
+    { provide: AGENT_SECURITY_LOG_DESTINATION, inject: [AGENT_SECURITY_CONFIG], useFactory: logDestination },
+    {
+      provide: AGENT_SECURITY_LOGGER,
+      inject: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOG_DESTINATION],
+      useFactory: (config: AgentSecurityConfig, destination: DestinationStream | undefined) => createRootLogger(config, destination),
+    },
     {
       provide: AGENT_SECURITY_CONFIG,
       inject: [AGENT_SECURITY_OPTIONS],

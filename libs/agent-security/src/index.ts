@@ -36,7 +36,8 @@ export { AGENT_SECURITY_USAGE_STORE, TOKEN_BUDGET_EXCEEDED_MESSAGE, TOO_MANY_STR
 export { HttpExceptionFilter, type ErrorBody } from './errors/http-exception.filter.js';
 export { RequestContextMiddleware } from './logging/request-context.middleware.js';
 export { assignRequestId, isSafeRequestId, REQUEST_ID_HEADER } from './logging/request-id.js';
-export { createRootLogger, loggerParams, DEFAULT_REDACT_PATHS } from './logging/logger-options.js';
+export { createRootLogger, loggerParams, logDestination, DEFAULT_REDACT_PATHS } from './logging/logger-options.js';
+export { BatchedDestination } from './logging/batched.destination.js';
 export { AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
 export { CorsMiddleware } from './cors/cors.middleware.js';
 export { corsPolicy, DEFAULT_CORS_ALLOWED_HEADERS, DEFAULT_CORS_EXPOSED_HEADERS, DEFAULT_CORS_METHODS } from './cors/cors-policy.js';

@@ -1,8 +1,9 @@
 import type { MiddlewareConsumer } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'http';
 import { LoggerModule, type Params } from 'nestjs-pino';
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
+import { BatchedDestination } from './batched.destination.js';
 import { requestContextMixin } from './request-logger.js';
 
 const REDACTED = '[REDACTED]';
@@ -28,8 +29,21 @@ export const DEFAULT_REDACT_PATHS = [
   '*.password',
 ];
 
+/**
+ * Where the root logger writes: the user's stream as given; a path or a descriptor (by default stdout) through
+ * the module's BatchedDestination; nothing with `logging: false` or when `logging.pino.transport` decides.
+ */
+export function logDestination(config: AgentSecurityConfig): DestinationStream | undefined {
+  const logging = config.logging;
+  if (logging === false) return undefined;
+  const destination = logging.destination;
+  if (typeof destination === 'object') return destination;
+  if (destination === undefined && logging.pino?.transport !== undefined) return undefined;
+  return new BatchedDestination(destination ?? 1);
+}
+
 /** The app's root logger from the module's `logging` options; `logging.pino` is merged over the module's own. */
-export function createRootLogger(config: AgentSecurityConfig): Logger | undefined {
+export function createRootLogger(config: AgentSecurityConfig, destination = logDestination(config)): Logger | undefined {
   const logging = config.logging;
   if (logging === false) return undefined;
   const userMixin = logging.pino?.mixin;
@@ -39,7 +53,7 @@ export function createRootLogger(config: AgentSecurityConfig): Logger | undefine
     ...logging.pino,
     mixin: userMixin ? (object, level, logger) => ({ ...requestContextMixin(), ...userMixin(object, level, logger) }) : requestContextMixin,
   };
-  return logging.destination ? pino(options, logging.destination) : pino(options);
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 /** The completion lines' logger: only the user's own redact paths (say `ip`), not the header/token ones. */
