@@ -29,6 +29,17 @@ describe('BatchedDestination', () => {
     destination.end();
   });
 
+  it('writes what is pending on end() and nothing after it', async () => {
+    const file = join(dir, 'agent.log');
+    const destination = new BatchedDestination(file);
+    destination.write('before end\n');
+    destination.end();
+    expect(readFileSync(file, 'utf8')).toBe('before end\n');
+    destination.write('after end\n');
+    await nextTurn();
+    expect(readFileSync(file, 'utf8')).toBe('before end\n');
+  });
+
   it('is what the root logger writes to when logging.destination is a path', async () => {
     const file = join(dir, 'agent.log');
     const config = resolveAgentSecurityConfig({ jwt: { secret: 'x'.repeat(32) }, logging: { destination: file } });

@@ -6,7 +6,7 @@ const RETRY_MS = 10;
 const EXIT_TRIES = 100;
 
 // One exit hook for all of them: lines logged in the process's last turn are written too.
-const open = new Set<BatchedDestination>();
+const live = new Set<BatchedDestination>();
 let exitHookInstalled = false;
 
 /**
@@ -25,6 +25,7 @@ export class BatchedDestination implements OnApplicationShutdown {
   /** Bytes a full pipe did not take yet: written before any newer line. */
   private backlog: Buffer | undefined;
   private scheduled = false;
+  private ended = false;
   private warned = false;
   private readonly flushLater = () => {
     this.scheduled = false;
@@ -40,7 +41,7 @@ export class BatchedDestination implements OnApplicationShutdown {
       this.fd = openSync(dest, 'a');
       this.owned = true;
     }
-    open.add(this);
+    live.add(this);
     if (!exitHookInstalled) {
       exitHookInstalled = true;
       process.on('exit', flushAllOnExit);
@@ -49,6 +50,8 @@ export class BatchedDestination implements OnApplicationShutdown {
 
   /** pino's call for each line. */
   write(line: string): boolean {
+    // After end() the descriptor may already belong to another file: nothing more goes to it.
+    if (this.ended) return true;
     this.lines.push(line);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -59,6 +62,8 @@ export class BatchedDestination implements OnApplicationShutdown {
 
   /** Writes what is pending now, as far as the descriptor takes it. */
   flushSync(): void {
+    // A try scheduled before end() finds the descriptor closed, perhaps reused: it does nothing.
+    if (this.ended) return;
     if (this.backlog !== undefined) {
       const rest = this.backlog;
       this.backlog = undefined;
@@ -82,8 +87,10 @@ export class BatchedDestination implements OnApplicationShutdown {
 
   /** Writes what is pending and closes a file it opened; lines written after this are dropped. */
   end(): void {
-    if (!open.delete(this)) return;
+    if (this.ended) return;
     this.flushToEnd();
+    this.ended = true;
+    live.delete(this);
     if (this.owned) closeSync(this.fd);
   }
 
@@ -131,5 +138,5 @@ export class BatchedDestination implements OnApplicationShutdown {
 }
 
 function flushAllOnExit(): void {
-  for (const destination of open) destination.flushToEnd();
+  for (const destination of live) destination.flushToEnd();
 }
