@@ -468,7 +468,7 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
     const of = (pick, digits = 1) => fmt(median(done.map(pick)), digits);
     const spread = (values) => `${fmt(median(values), 2)} (${fmt(Math.min(...values), 2)}-${fmt(Math.max(...values), 2)})`;
     lines.push(
-      `| ${variant.label.split(/[:(]/)[0].trim()} | ${of((run) => run.cpuUsPerRequest)} | ${of((run) => run.redisCpuUsPerRequest)} | ` +
+      `| ${variant.label} | ${of((run) => run.cpuUsPerRequest)} | ${of((run) => run.redisCpuUsPerRequest)} | ` +
         `${of((run) => run.loadCpuUsPerRequest)} | ${of((run) => run.machineCpuUsPerRequest)} | ` +
         `${of((run) => (run.machineCpuUsPerRequest * run.result.rps) / 1e6, 2)} | ` +
         `${variant.name === 'bare' ? `1.00; previous/next ${spread(paired.map((run) => run.pair.machineRatio))}` : spread(paired.map((run) => run.pair.machineRatio))} | ` +
@@ -481,7 +481,7 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
     `Every process of the run shares this machine's ${os.cpus().length} cores: the variant's server, redis-server and autocannon ` +
       '(which runs in the harness process; its CPU over the measured run, from process.cpuUsage()). Cores busy: all three µs/req ' +
       'times req/s; where it is close to the number of cores, the machine is full and req/s is about cores / all three µs, ' +
-      'so the CPU-budget ratio predicts the ratio to bare. Redis ceiling: bare\'s all three over (bare\'s all three + the ' +
+      'so the CPU-budget ratio predicts the ratio to bare (loosely: autocannon\'s own µs per request are not fixed, they rise as the server slows, so part of each budget follows the throughput it is meant to explain). Redis ceiling: bare\'s all three over (bare\'s all three + the ' +
       'variant\'s Redis µs), the ratio this variant would reach on this machine if its app side cost no more than the bare app.',
   );
 

@@ -102,7 +102,7 @@ export interface LoggingOptions {
   trustIncomingRequestId?: boolean;
   /**
    * Where the JSON lines go. A file path or a file descriptor: the module writes the lines of each turn of the
-   * event loop in one write, from the main thread (the cheapest way it found; see README, Performance). A pino
+   * event loop in one write, from the main thread (BatchedDestination; see README, Request ids and logging). A pino
    * destination or any stream (`pino.destination({ ... })`, a Writable): used as it is. Default: stdout (fd 1),
    * batched the same way, unless `pino.transport` is set.
    */

@@ -37,7 +37,17 @@ describe('resolveAgentSecurityConfig', () => {
     ['an empty log path', { logging: { destination: '' } }, /"logging.destination": must be a file path, a file descriptor, or a stream/],
     ['a fractional file descriptor', { logging: { destination: 1.5 } }, /"logging.destination"/],
     ['an object without write()', { logging: { destination: {} as never } }, /"logging.destination"/],
+    ['a negative file descriptor', { logging: { destination: -1 } }, /"logging.destination"/],
+    ['a path with a pino transport', { logging: { destination: '/tmp/x.log', pino: { transport: { target: 'pino/file' } } } }, /"logging.destination": a path or a file descriptor cannot be combined/],
   ])('refuses %s, naming the option', (_name, options, message) => {
     expect(configWith(options)).toThrow(message);
+  });
+
+  it.each<[string, unknown]>([
+    ['a path', '/var/log/agent.log'],
+    ['stdout by descriptor', 1],
+    ['a stream', { write: () => true }],
+  ])('accepts %s as logging.destination', (_name, destination) => {
+    expect(configWith({ logging: { destination: destination as never } })).not.toThrow();
   });
 });

@@ -169,6 +169,9 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   ) {
     fail('logging.destination', 'must be a file path, a file descriptor, or a stream with write()');
   }
+  if ((typeof destination === 'string' || typeof destination === 'number') && options.logging && options.logging.pino?.transport !== undefined) {
+    fail('logging.destination', 'a path or a file descriptor cannot be combined with logging.pino.transport (pino takes one or the other)');
+  }
 
   return Object.freeze({
     jwt,

@@ -37,7 +37,7 @@ export { HttpExceptionFilter, type ErrorBody } from './errors/http-exception.fil
 export { RequestContextMiddleware } from './logging/request-context.middleware.js';
 export { assignRequestId, isSafeRequestId, REQUEST_ID_HEADER } from './logging/request-id.js';
 export { createRootLogger, loggerParams, logDestination, DEFAULT_REDACT_PATHS } from './logging/logger-options.js';
-export { BatchedDestination } from './logging/batched.destination.js';
-export { AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
+export { BatchedDestination, type BatchedDestinationOptions } from './logging/batched.destination.js';
+export { AGENT_SECURITY_LOG_DESTINATION, AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
 export { CorsMiddleware } from './cors/cors.middleware.js';
 export { corsPolicy, DEFAULT_CORS_ALLOWED_HEADERS, DEFAULT_CORS_EXPOSED_HEADERS, DEFAULT_CORS_METHODS } from './cors/cors-policy.js';

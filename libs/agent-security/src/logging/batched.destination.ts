@@ -1,31 +1,42 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
-import { closeSync, openSync, writeSync } from 'fs';
+import { appendFileSync, closeSync, openSync, writeSync } from 'fs';
 
-/** How long a full pipe is waited on before the next try, and how many tries the exit flush makes. */
+/** How long a full pipe is waited on before the next try, and how long shutdown and exit keep trying. */
 const RETRY_MS = 10;
-const EXIT_TRIES = 100;
+const GIVE_UP_MS = 1000;
+/** Bytes held while a pipe stays full; past them lines are dropped and counted, so memory stays bounded. */
+const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 // One exit hook for all of them: lines logged in the process's last turn are written too.
 const live = new Set<BatchedDestination>();
 let exitHookInstalled = false;
 
+export interface BatchedDestinationOptions {
+  /** Bytes held while the descriptor does not take them (a full pipe); past this, lines are dropped and counted. Default 16 MiB. */
+  maxPendingBytes?: number;
+}
+
 /**
  * The module's pino destination for a path or a file descriptor: the lines logged in one turn of the event
- * loop leave in one write(2), from the main thread, at the end of that turn. pino's own file destinations
- * either hand every write to libuv's thread pool (`sync: false`: a thread wake-up and a completion
- * callback per write) or make a syscall per line (`sync: true`); both cost several µs per request under
- * load (bench/RESULTS-more.md). A line is never held past the turn that logged it. When a non-blocking pipe
- * is full, what is left waits for the next try, in order, and the event loop is never blocked. Pending lines
- * are written on process exit and at application shutdown.
+ * loop leave in one write(2), from the main thread, at the end of that turn, instead of one write per line
+ * (pino's `sync: true`, its default for stdout) or a hand-off to libuv's thread pool per write
+ * (`sync: false`). On the bench's logging row it measured within the noise of `sync: false`
+ * (bench/RESULTS.md, 6c against x19). A line is never held past the turn that logged it. When a non-blocking
+ * pipe is full, what is left waits for the next try, in order, without blocking the event loop, up to
+ * `maxPendingBytes`. Pending lines are written at application shutdown and on process exit.
  */
 export class BatchedDestination implements OnApplicationShutdown {
   readonly fd: number;
-  private readonly owned: boolean;
+  /** The path of a file it opened (and closes at shutdown); undefined for a descriptor it was given. */
+  private readonly path: string | undefined;
+  private readonly maxPendingBytes: number;
   private lines: string[] = [];
   /** Bytes a full pipe did not take yet: written before any newer line. */
   private backlog: Buffer | undefined;
+  private pendingBytes = 0;
+  private dropped = 0;
   private scheduled = false;
-  private ended = false;
+  private closed = false;
   private warned = false;
   private readonly flushLater = () => {
     this.scheduled = false;
@@ -33,14 +44,15 @@ export class BatchedDestination implements OnApplicationShutdown {
   };
 
   /** `dest`: a file path (opened for appending) or an open file descriptor (1 for stdout). */
-  constructor(dest: string | number) {
+  constructor(dest: string | number, options: BatchedDestinationOptions = {}) {
     if (typeof dest === 'number') {
       this.fd = dest;
-      this.owned = false;
+      this.path = undefined;
     } else {
       this.fd = openSync(dest, 'a');
-      this.owned = true;
+      this.path = dest;
     }
+    this.maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     live.add(this);
     if (!exitHookInstalled) {
       exitHookInstalled = true;
@@ -50,8 +62,19 @@ export class BatchedDestination implements OnApplicationShutdown {
 
   /** pino's call for each line. */
   write(line: string): boolean {
-    // After end() the descriptor may already belong to another file: nothing more goes to it.
-    if (this.ended) return true;
+    if (this.closed) {
+      // After shutdown the descriptor may belong to another file by now: straight to the path, by name.
+      this.appendAfterClose(line);
+      return true;
+    }
+    if (this.backlog !== undefined) {
+      // Only while a pipe is full can lines pile up; bound them there and nowhere else on the hot path.
+      if (this.pendingBytes + line.length > this.maxPendingBytes) {
+        this.dropped++;
+        return true;
+      }
+      this.pendingBytes += line.length;
+    }
     this.lines.push(line);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -62,8 +85,7 @@ export class BatchedDestination implements OnApplicationShutdown {
 
   /** Writes what is pending now, as far as the descriptor takes it. */
   flushSync(): void {
-    // A try scheduled before end() finds the descriptor closed, perhaps reused: it does nothing.
-    if (this.ended) return;
+    if (this.closed) return;
     if (this.backlog !== undefined) {
       const rest = this.backlog;
       this.backlog = undefined;
@@ -71,11 +93,16 @@ export class BatchedDestination implements OnApplicationShutdown {
         this.retryLater();
         return;
       }
+      if (this.dropped > 0) {
+        this.lines.push(`{"level":40,"time":${Date.now()},"msg":"${this.dropped} log lines dropped while the output was full"}\n`);
+        this.dropped = 0;
+      }
     }
     const lines = this.lines;
     if (lines.length === 0) return;
     const data = lines.length === 1 ? lines[0] : lines.join('');
     lines.length = 0;
+    this.pendingBytes = 0;
     if (!this.writeOut(Buffer.from(data))) this.retryLater();
   }
 
@@ -85,26 +112,55 @@ export class BatchedDestination implements OnApplicationShutdown {
     callback?.();
   }
 
-  /** Writes what is pending and closes a file it opened; lines written after this are dropped. */
-  end(): void {
-    if (this.ended) return;
-    this.flushToEnd();
-    this.ended = true;
-    live.delete(this);
-    if (this.owned) closeSync(this.fd);
+  /**
+   * At shutdown: writes what is pending, retrying a full pipe without blocking the event loop for up to a
+   * second, then closes a file it opened. Lines logged after that still reach the file (appended by path)
+   * or the descriptor it was given.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    const deadline = Date.now() + GIVE_UP_MS;
+    this.flushSync();
+    while (this.backlog !== undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      this.flushSync();
+    }
+    this.close();
   }
 
-  onApplicationShutdown(): void {
-    this.end();
+  /** Synchronous shutdown: what `onApplicationShutdown` does, blocking while a pipe is full (up to a second). */
+  end(): void {
+    this.flushToEnd();
+    this.close();
   }
 
   /** At exit nothing can wait for a later turn: retry a full pipe in place, for a bounded time. */
   flushToEnd(): void {
     this.flushSync();
+    if (this.backlog === undefined) return;
     const sleeper = new Int32Array(new SharedArrayBuffer(4));
-    for (let tries = 0; this.backlog !== undefined && tries < EXIT_TRIES; tries++) {
+    const deadline = Date.now() + GIVE_UP_MS;
+    while (this.backlog !== undefined && Date.now() < deadline) {
       Atomics.wait(sleeper, 0, 0, RETRY_MS);
       this.flushSync();
+    }
+  }
+
+  private close(): void {
+    // A descriptor it was given stays the caller's and stays in use (pending lines go on being retried).
+    if (this.path === undefined || this.closed) return;
+    if (this.backlog !== undefined || this.lines.length > 0) {
+      this.warn(`${this.pendingBytes + (this.backlog?.length ?? 0)} bytes of log lines given up at shutdown`);
+    }
+    this.closed = true;
+    live.delete(this);
+    closeSync(this.fd);
+  }
+
+  private appendAfterClose(line: string): void {
+    try {
+      appendFileSync(this.path!, line);
+    } catch (error) {
+      this.warn(`log line dropped: ${(error as Error).message}`);
     }
   }
 
@@ -120,14 +176,17 @@ export class BatchedDestination implements OnApplicationShutdown {
           return false;
         }
         // A log that cannot be written must not take the requests down with it: say so once, drop the batch.
-        if (!this.warned) {
-          this.warned = true;
-          process.emitWarning(`agent-security: log lines dropped: ${(error as Error).message}`);
-        }
+        this.warn(`log lines dropped: ${(error as Error).message}`);
         return true;
       }
     }
     return true;
+  }
+
+  private warn(message: string): void {
+    if (this.warned) return;
+    this.warned = true;
+    process.emitWarning(`agent-security: ${message}`);
   }
 
   private retryLater(): void {
