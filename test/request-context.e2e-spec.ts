@@ -56,7 +56,7 @@ class TestController {
   }
 }
 
-async function testApp(logs: LogCapture) {
+async function testApp(logs: LogCapture | string) {
   @Module({
     imports: [
       AgentSecurityModule.forRoot({
@@ -234,15 +234,7 @@ describe('Logging to a file path (e2e)', () => {
 
   it('writes the completion lines to the file, and what was logged just before shutdown too', async () => {
     const file = join(dir, 'agent.log');
-    @Module({
-      imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET }, logging: { destination: file } })],
-      controllers: [TestController],
-    })
-    class FileApp {}
-    const fileApp = (await Test.createTestingModule({ imports: [FileApp] }).compile()).createNestApplication({ bufferLogs: true });
-    const { Logger: NestPinoLogger } = await import('nestjs-pino');
-    fileApp.useLogger(fileApp.get(NestPinoLogger));
-    await fileApp.init();
+    const fileApp = await testApp(file);
     const res = await request(fileApp.getHttpServer()).get('/test/log').set(bearer(signToken({ sub: 'filed' }))).expect(200);
     await waitForLogs();
     const root = fileApp.get(AGENT_SECURITY_LOGGER);

@@ -40,7 +40,7 @@ function ours(name) {
 
 // ---------------------------------------------------------------------------------------------
 // The one handler every variant serves: GET /me -> { userId, tier }.
-function meController(kind) {
+function meController(kind, me = undefined) {
   class MeController {
     me(arg) {
       if (kind === 'principal') return { userId: arg.userId, tier: arg.tier };
@@ -48,6 +48,8 @@ function meController(kind) {
       return { userId: caller?.userId ?? caller?.sub ?? 'anonymous', tier: caller?.tier ?? 'pro' };
     }
   }
+  // A variant's own handler (x16 to x18), under the same route and parameter decorators.
+  if (me !== undefined) MeController.prototype.me = me;
   Controller()(MeController);
   if (kind === 'principal') ours('CurrentPrincipal')()(MeController.prototype, 'me', 0);
   else Req()(MeController.prototype, 'me', 0);
@@ -216,11 +218,7 @@ async function ourThrottling(store, { filled = false, setClock } = {}) {
   const limit = filled ? FILLED_LIMIT : HUGE_LIMIT;
   const tiers = Object.fromEntries(Object.keys(TIERS).map((name) => [name, { limit, windowMs: WINDOW_MS }]));
   const config = ourConfig({ tiers });
-  const tokens = readTokens(process.env.BENCH_TOKENS_FILE);
-  if (filled) {
-    const keys = tokens.map((_, i) => `${config.throttling.keyPrefix}:{user:user-${i}}`);
-    await fillWindows(keys, (key) => store.consume([{ key, limit, windowMs: WINDOW_MS }]), setClock);
-  }
+  if (filled) await fillCallerWindows(store, userKeyPrefix(config), limit, setClock);
   return {
     module: appModule({
       imports: [ThrottlerModule.forRoot({ throttlers: [{ name: 'default', limit, ttl: WINDOW_MS }], storage: store })],
@@ -243,24 +241,25 @@ async function ourThrottling(store, { filled = false, setClock } = {}) {
  */
 async function storageInHandler(store, { filled = false, setClock } = {}) {
   const limit = filled ? FILLED_LIMIT : HUGE_LIMIT;
-  const prefix = `${ourConfig().throttling.keyPrefix}:{user:`;
-  if (filled) {
-    const keys = readTokens(process.env.BENCH_TOKENS_FILE).map((_, i) => `${prefix}user-${i}}`);
-    await fillWindows(keys, (key) => store.consume([{ key, limit, windowMs: WINDOW_MS }]), setClock);
-  }
+  const prefix = userKeyPrefix(ourConfig());
+  if (filled) await fillCallerWindows(store, prefix, limit, setClock);
   const ANONYMOUS = { userId: 'anonymous', tier: 'pro' };
-  class MeController {
-    async me(req) {
-      // The sanity check's request without a token: a caller like any other.
-      const caller = req.principal ?? ANONYMOUS;
-      await store.consume([{ key: `${prefix}${caller.userId}}`, limit, windowMs: WINDOW_MS }]);
-      return { userId: caller.userId, tier: caller.tier };
-    }
-  }
-  Controller()(MeController);
-  Req()(MeController.prototype, 'me', 0);
-  Get('me')(MeController.prototype, 'me', Object.getOwnPropertyDescriptor(MeController.prototype, 'me'));
-  return { module: appModule({ controllers: [MeController] }), before: principalLookup().before };
+  const Me = meController('req', async (req) => {
+    // The sanity check's request without a token: a caller like any other.
+    const caller = req.principal ?? ANONYMOUS;
+    await store.consume([{ key: `${prefix}${caller.userId}}`, limit, windowMs: WINDOW_MS }]);
+    return { userId: caller.userId, tier: caller.tier };
+  });
+  return { module: appModule({ controllers: [Me] }), before: principalLookup().before };
+}
+
+/** The start of the key TierThrottlerGuard forms for a verified caller (`...:{user:<id>}`). */
+const userKeyPrefix = (config) => `${config.throttling.keyPrefix}:{user:`;
+
+/** Pre-fills, in one of our stores, the window of every caller of the token pool under TierThrottlerGuard's key. */
+function fillCallerWindows(store, prefix, limit, setClock) {
+  const keys = readTokens(process.env.BENCH_TOKENS_FILE).map((_, i) => `${prefix}user-${i}}`);
+  return fillWindows(keys, (key) => store.consume([{ key, limit, windowMs: WINDOW_MS }]), setClock);
 }
 
 /**

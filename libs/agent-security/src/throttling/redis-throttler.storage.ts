@@ -27,6 +27,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
   private readonly instanceId = randomBytes(6).toString('base64url');
   private sequence = 0;
   private readonly keyPrefix: string | undefined;
+  /** The Cluster client, when it is one (decided once, not on every call). */
+  private readonly cluster: (Cluster & WithSlidingWindow) | undefined;
   /** The socket corked for the rest of this event-loop turn, if any. */
   private corked: Corkable | undefined;
   private readonly uncork = () => {
@@ -47,8 +49,10 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
     if (client instanceof Redis) {
       // ioredis defaults keyPrefix to '': no options object per call unless there is a prefix to apply.
       this.keyPrefix = client.options.keyPrefix || undefined;
+      this.cluster = undefined;
     } else {
       this.keyPrefix = undefined;
+      this.cluster = client as Cluster & WithSlidingWindow;
       if (typeof (client as Cluster & Partial<WithSlidingWindow>).agentSecuritySlidingWindow !== 'function') {
         client.defineCommand('agentSecuritySlidingWindow', { lua: SLIDING_WINDOW_SCRIPT });
       }
@@ -94,8 +98,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
    * On a Cluster, ioredis's own command routes each call to its slot's node.
    */
   private run(command: 'evalsha' | 'eval', args: Array<string | number>): Promise<number[]> {
-    const client = this.client;
-    if (client instanceof Cluster) return (client as Cluster & WithSlidingWindow).agentSecuritySlidingWindow(...(args.slice(1) as [number, ...string[]]));
+    if (this.cluster !== undefined) return this.cluster.agentSecuritySlidingWindow(...(args.slice(1) as [number, ...string[]]));
+    const client = this.client as Redis;
     if (this.corked === undefined && client.status === 'ready') {
       const stream = client.stream as Corkable;
       stream.cork();
