@@ -203,6 +203,58 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     }
   });
 
+  /** Timers alive in the process now (Node's own count of active Timeout resources). */
+  const liveTimers = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
+
+  it("times out a hung Redis with the client's commandTimeout, and keeps no timer per call", async () => {
+    const hung = await startRedis();
+    const timed = new Redis(hung.url, { commandTimeout: 200, maxRetriesPerRequest: 0 });
+    const storage = new RedisThrottlerStorage(timed);
+    try {
+      await storage.consume([{ key: 'hang:{warm}', limit: 1000, windowMs: 60_000 }]);
+      const timersBefore = liveTimers();
+      hung.pause();
+      const started = performance.now();
+      const calls = Array.from({ length: 50 }, (_, i) => storage.consume([{ key: `hang:{u${i}}`, limit: 1000, windowMs: 60_000 }]));
+      // ioredis would hold one timer per waiting command here: 50 more.
+      expect(liveTimers() - timersBefore).toBeLessThanOrEqual(1);
+      const outcomes = await Promise.allSettled(calls);
+      const waited = performance.now() - started;
+      expect(outcomes.map((outcome) => (outcome.status === 'rejected' ? (outcome.reason as Error).message : 'answered'))).toEqual(
+        Array(50).fill('Command timed out'),
+      );
+      // Not before the client's timeout; and at all (a hung Redis must not hang the request).
+      expect(waited).toBeGreaterThanOrEqual(195);
+      hung.resume();
+      // The late replies to the timed-out calls are dropped; the next calls get their own answers.
+      const next = await Promise.all([1, 2, 3].map(() => storage.consume([{ key: 'hang:{after}', limit: 2, windowMs: 60_000 }])));
+      expect(next.map((result) => result.allowed)).toEqual([true, true, false]);
+      expect(next.map((result) => result.windows[0].totalHits)).toEqual([1, 2, 2]);
+    } finally {
+      hung.resume();
+      timed.disconnect();
+      await hung.stop();
+    }
+  });
+
+  it('does not time out calls that are answered, however long the client lives after them', async () => {
+    const timed = new Redis(redis.url, { commandTimeout: 100 });
+    const storage = new RedisThrottlerStorage(timed);
+    try {
+      for (let round = 0; round < 3; round++) {
+        const results = await Promise.all(
+          Array.from({ length: 30 }, (_, i) => storage.consume([{ key: `answered:{u${i % 3}}`, limit: 1000, windowMs: 60_000 }])),
+        );
+        expect(results.every((result) => result.allowed)).toBe(true);
+        // Past the timeout of every call above: the deadline queue must find them all answered.
+        await new Promise((resolve) => setTimeout(resolve, 120));
+      }
+      expect(await timed.zcard('answered:{u0}')).toBe(30);
+    } finally {
+      timed.disconnect();
+    }
+  });
+
   it('closes only a connection it opened', async () => {
     const borrowed = new Redis(redis.url);
     const onBorrowed = new RedisThrottlerStorage(borrowed);

@@ -1,7 +1,8 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { createHash, randomBytes } from 'crypto';
-import { Cluster, Command, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { ScriptCall, ScriptCallDeadlines } from './script-call.js';
 import { toThrottlerRecord, type ThrottlerStorageRecord } from './throttler-record.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule, WindowState } from './sliding-window.interface.js';
 import { SLIDING_WINDOW_SCRIPT } from './sliding-window.script.js';
@@ -26,7 +27,9 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
   // Unique per process and per request: members never collide, even for the same microsecond on two instances.
   private readonly instanceId = randomBytes(6).toString('base64url');
   private sequence = 0;
-  private readonly keyPrefix: string | undefined;
+  /** Options of every script call: the client's key prefix, if it has one. */
+  private readonly callOptions: { keyPrefix?: string };
+  private readonly deadlines = new ScriptCallDeadlines();
   /** The Cluster client, when it is one (decided once, not on every call). */
   private readonly cluster: (Cluster & WithSlidingWindow) | undefined;
   /** The socket corked for the rest of this event-loop turn, if any. */
@@ -47,11 +50,11 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
     }
     const client = this.client;
     if (client instanceof Redis) {
-      // ioredis defaults keyPrefix to '': no options object per call unless there is a prefix to apply.
-      this.keyPrefix = client.options.keyPrefix || undefined;
+      const keyPrefix = client.options.keyPrefix;
+      this.callOptions = keyPrefix ? { keyPrefix } : {};
       this.cluster = undefined;
     } else {
-      this.keyPrefix = undefined;
+      this.callOptions = {};
       this.cluster = client as Cluster & WithSlidingWindow;
       if (typeof (client as Cluster & Partial<WithSlidingWindow>).agentSecuritySlidingWindow !== 'function') {
         client.defineCommand('agentSecuritySlidingWindow', { lua: SLIDING_WINDOW_SCRIPT });
@@ -94,7 +97,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
    * in one socket write. That is what ioredis's auto-pipelining achieves too, but through a Pipeline object, a
    * queue of callbacks and a script lookup per batch: about a third more of the app's CPU per call
    * (bench/RESULTS-more.md, x15). A command timeout counts from here, not from the write at setImmediate, as it
-   * did with auto-pipelining. Under fake timers that fake setImmediate, the write waits for them to advance.
+   * did with auto-pipelining, and is kept by one queue for all calls (ScriptCallDeadlines), not a timer per call.
+   * Under fake timers that fake setImmediate, the write waits for them to advance.
    * On a Cluster, ioredis's own command routes each call to its slot's node.
    */
   private run(command: 'evalsha' | 'eval', args: Array<string | number>): Promise<number[]> {
@@ -106,7 +110,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
       this.corked = stream;
       setImmediate(this.uncork);
     }
-    const call = new Command(command, args, this.keyPrefix === undefined ? undefined : { keyPrefix: this.keyPrefix });
+    const call = new ScriptCall(command, args, this.callOptions, this.deadlines);
     client.sendCommand(call);
     return call.promise;
   }
