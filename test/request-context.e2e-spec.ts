@@ -200,6 +200,35 @@ describe('Request ids, logs and the error shape (e2e)', () => {
     expect(done!.ip).toBeDefined();
   });
 
+  it("adds a user's pino mixin to every line, the completion line included, through their own merge strategy", async () => {
+    const capture = new LogCapture();
+    const pino = {
+      mixin: () => ({ service: 'agents' }),
+      mixinMergeStrategy: (line: object, mixin: object) => ({ ...mixin, ...line, merged: true }),
+    };
+    @Module({ imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET }, logging: { destination: capture, pino } })], controllers: [TestController] })
+    class Mixed {}
+    const mixed = await NestFactory.create(Mixed, { bufferLogs: true });
+    const { Logger: PinoLogger } = await import('nestjs-pino');
+    mixed.useLogger(mixed.get(PinoLogger));
+    await mixed.init();
+    try {
+      const res = await request(mixed.getHttpServer()).get('/test/log').set(bearer(signToken({ sub: 'mixer', tier: 'pro' }))).expect(200);
+      mixed.get(AGENT_SECURITY_LOGGER).info('outside any request');
+      await waitForLogs();
+      const id = res.headers['x-request-id'];
+      const inside = capture.lines.find((line) => line.msg === 'inside the handler');
+      expect(inside).toMatchObject({ requestId: id, userId: 'mixer', route: '/test/log', service: 'agents', merged: true });
+      const done = capture.lines.find((line) => line.msg === 'request completed');
+      expect(done).toMatchObject({ requestId: id, userId: 'mixer', status: 200, service: 'agents', merged: true });
+      const outside = capture.lines.find((line) => line.msg === 'outside any request');
+      expect(outside).toMatchObject({ service: 'agents', merged: true });
+      expect(outside).not.toHaveProperty('requestId');
+    } finally {
+      await mixed.close();
+    }
+  });
+
   it("keeps nestjs-pino's PinoLogger.assign() working inside a request, for that request only", async () => {
     const first = await request(app.getHttpServer()).get('/test/assign').set(bearer(signToken({ sub: 'assigner' }))).expect(200);
     const other = await request(app.getHttpServer()).get('/test/log').set(bearer(signToken({ sub: 'assigner' }))).expect(200);

@@ -4,7 +4,7 @@ import { LoggerModule, type Params } from 'nestjs-pino';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { BatchedDestination } from './batched.destination.js';
-import { requestContextMixin } from './request-logger.js';
+import { mergeRequestContext, NO_CONTEXT, requestContextMixin } from './request-logger.js';
 
 const REDACTED = '[REDACTED]';
 
@@ -47,11 +47,14 @@ export function createRootLogger(config: AgentSecurityConfig, destination = logD
   const logging = config.logging;
   if (logging === false) return undefined;
   const userMixin = logging.pino?.mixin;
+  const userMerge = logging.pino?.mixinMergeStrategy;
   const options: LoggerOptions = {
     level: logging.level ?? 'info',
     redact: { paths: [...DEFAULT_REDACT_PATHS, ...(logging.redact ?? [])], censor: REDACTED },
     ...logging.pino,
     mixin: userMixin ? (object, level, logger) => ({ ...requestContextMixin(), ...userMixin(object, level, logger) }) : requestContextMixin,
+    // A user's strategy gets an object of its own to merge into, as pino would give it.
+    mixinMergeStrategy: userMerge ? (line, context) => userMerge(line, context === NO_CONTEXT ? {} : context) : mergeRequestContext,
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -23,14 +23,26 @@ const ROOT = Symbol('agent-security:logger');
  */
 export const currentRequest = new AsyncLocalStorage<IncomingMessage>();
 
-// A fresh object each time: pino merges the line's fields into what the mixin returns.
+/** What the mixin returns when it has nothing to add; `mergeRequestContext` then leaves the line as it is. */
+export const NO_CONTEXT: object = Object.freeze({});
+
+// Set while the completion line is written: it carries the request's fields itself.
+let writingCompletionLine = false;
+
+// A fresh object when there is something to add: pino merges the line's fields into what the mixin returns.
 export function requestContextMixin(): object {
+  if (writingCompletionLine) return NO_CONTEXT;
   const request = currentRequest.getStore() as Request | undefined;
-  if (request === undefined) return {};
+  if (request === undefined) return NO_CONTEXT;
   const principal = request.principal;
   const route = request.route?.path;
   if (principal === undefined) return route === undefined ? { requestId: request.id } : { requestId: request.id, route };
   return { requestId: request.id, route, userId: principal.userId, tier: principal.tier };
+}
+
+/** pino's default merge (the line's fields over the mixin's), without a copy of the line when the mixin adds nothing. */
+export function mergeRequestContext(line: object, context: object): object {
+  return context === NO_CONTEXT ? line : Object.assign(context, line);
 }
 
 /**
@@ -59,11 +71,14 @@ function onResponseClose(this: LoggedResponse): void {
     aborted: this.writableFinished ? undefined : true,
     err: this.err,
   };
+  writingCompletionLine = true;
   try {
     if (line.err !== undefined || status >= 500) root.error(line, 'request failed');
     else root.info(line, 'request completed');
   } catch {
     // A log line that cannot be written (a user's serializer or mixin that throws) must not take the process down.
+  } finally {
+    writingCompletionLine = false;
   }
 }
 
