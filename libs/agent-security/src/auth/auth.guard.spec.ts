@@ -88,6 +88,23 @@ describe('AuthGuard', () => {
     expect(verify).toHaveBeenCalledTimes(1);
   });
 
+  it('answers from the cache only the exact token it verified, not another that ends the same way', () => {
+    const jwtService = new JwtService({ secret: SECRET });
+    const verify = jest.spyOn(jwtService, 'verify');
+    const verifier = new TokenVerifier(config, jwtService);
+    const genuine = jwt.sign({ sub: 'alice', tier: 'free' }, SECRET, { expiresIn: 60 });
+    expect(verifier.verify(genuine).userId).toBe('alice');
+    // The same signature under a payload that claims another user and tier: same last characters, other token.
+    const [header, , signature] = genuine.split('.');
+    const payload = Buffer.from(JSON.stringify({ sub: 'mallory', tier: 'enterprise', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
+    const forged = `${header}.${payload}.${signature}`;
+    expect(() => verifier.verify(forged)).toThrow('Invalid token');
+    expect(verify).toHaveBeenCalledTimes(2);
+    // The genuine token is still known, and still only to itself.
+    expect(verifier.verify(genuine).userId).toBe('alice');
+    expect(() => verifier.verify(forged)).toThrow('Invalid token');
+  });
+
   it('keeps its cache bounded', () => {
     const small = resolveAgentSecurityConfig({ jwt: { secret: SECRET, cacheSize: 2 } });
     const jwtService = new JwtService({ secret: SECRET });

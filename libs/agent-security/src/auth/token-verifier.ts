@@ -12,7 +12,12 @@ export class TokenRejectedError extends Error {}
 // Three base64url segments; anything else is refused before base64 or crypto work.
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
+/** Characters of the token's end that key the cache: part of its signature, so as good as random. */
+const CACHE_KEY_LENGTH = 32;
+
 interface CacheEntry {
+  /** The whole token: a cached principal is only ever returned for exactly this string. */
+  readonly token: string;
   readonly principal: AgentPrincipal;
   /** Epoch ms past which the token no longer verifies. */
   readonly expiresAt: number;
@@ -20,8 +25,10 @@ interface CacheEntry {
 
 /**
  * Verifies bearer tokens with @nestjs/jwt and turns them into principals.
- * Verified tokens are remembered until their `exp`, keyed by the exact token string:
- * a signature check costs tens of microseconds and an agent client sends the same token many times.
+ * Verified tokens are remembered until their `exp`: a signature check costs tens of microseconds and an agent
+ * client sends the same token many times. The cache is keyed by the token's last characters (its signature) and
+ * an entry answers only the exact token it holds: hashing a key of a few hundred characters on every request costs
+ * about twice as much, and a forged tail only ever meets a full comparison that fails.
  */
 @Injectable()
 export class TokenVerifier {
@@ -47,10 +54,11 @@ export class TokenVerifier {
 
   verify(token: string): AgentPrincipal {
     if (token.length > this.config.jwt.maxTokenLength) throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
-    const cached = this.cache.get(token);
-    if (cached !== undefined) {
+    const key = token.length > CACHE_KEY_LENGTH ? token.slice(-CACHE_KEY_LENGTH) : token;
+    const cached = this.cache.get(key);
+    if (cached !== undefined && cached.token === token) {
       if (Date.now() < cached.expiresAt) return cached.principal;
-      this.cache.delete(token);
+      this.cache.delete(key);
       throw new TokenRejectedError(EXPIRED_TOKEN_MESSAGE);
     }
     if (!COMPACT_JWS.test(token)) {
@@ -66,11 +74,11 @@ export class TokenVerifier {
     }
     const principal = this.toPrincipal(claims);
     if (this.cacheSize > 0 && typeof claims.exp === 'number') {
-      if (this.cache.size >= this.cacheSize) {
+      if (this.cache.size >= this.cacheSize && !this.cache.has(key)) {
         // Oldest insertion goes first: cheap, and a hot token is re-verified at most once per eviction.
         this.cache.delete(this.cache.keys().next().value as string);
       }
-      this.cache.set(token, { principal, expiresAt: claims.exp * 1000 + this.toleranceMs });
+      this.cache.set(key, { token, principal, expiresAt: claims.exp * 1000 + this.toleranceMs });
     }
     return principal;
   }
