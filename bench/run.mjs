@@ -180,6 +180,16 @@ const EXPERIMENTS = [
     expect: {},
     redis: true,
   },
+  {
+    name: 'x-storage-alone-noop',
+    label: 'x20. x16 over a store that does no work (one shared answer): the handler, its await and the caller lookup, the ceiling of x16 to x18',
+    expect: {},
+  },
+  {
+    name: 'x-ours-throttle-noop',
+    label: 'x21. TierThrottlerGuard over a store that does no work (one shared answer): the guard and its headers, the ceiling of 6e to 6g',
+    expect: { rateLimit: true },
+  },
 ];
 
 function selectedVariants() {

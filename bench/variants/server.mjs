@@ -253,6 +253,12 @@ async function storageInHandler(store, { filled = false, setClock } = {}) {
   return { module: appModule({ controllers: [Me] }), before: principalLookup().before };
 }
 
+/** A SlidingWindowStore that does no work: every call allowed, one shared answer, already resolved. */
+function noopStore() {
+  const answer = Promise.resolve({ allowed: true, blockedBy: -1, windows: [{ totalHits: 1, resetMs: WINDOW_MS }] });
+  return { consume: () => answer };
+}
+
 /** The start of the key TierThrottlerGuard forms for a verified caller (`...:{user:<id>}`). */
 const userKeyPrefix = (config) => `${config.throttling.keyPrefix}:{user:`;
 
@@ -520,6 +526,15 @@ const variants = {
 
   'x-storage-alone-redis'() {
     return storageInHandler(new (ours('RedisThrottlerStorage'))(REDIS_URL));
+  },
+
+  // x20 and x21: the ceilings of x16-x18 and of 6e-6g, over a store that answers at once with one shared result.
+  'x-storage-alone-noop'() {
+    return storageInHandler(noopStore());
+  },
+
+  'x-ours-throttle-noop'() {
+    return ourThrottling(noopStore());
   },
 
   /** The bare app plus the caller lookup rows 6e to 6g put in front of TierThrottlerGuard (there AuthGuard's job). */
