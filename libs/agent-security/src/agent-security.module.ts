@@ -1,7 +1,6 @@
 import { Global, Inject, type MiddlewareConsumer, Module, type NestModule, type OnModuleInit, RequestMethod } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
 import { JwtService } from '@nestjs/jwt';
 import { resolveAgentSecurityConfig, type AgentSecurityConfig } from './agent-security.config.js';
 import { AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT } from './agent-security.constants.js';
@@ -40,11 +39,7 @@ import { UsageService } from './usage/usage.service.js';
     RequestContextMiddleware,
     // A provider of its own so that Nest's shutdown hooks reach it: a BatchedDestination writes what is pending then.
     { provide: AGENT_SECURITY_LOG_DESTINATION, inject: [AGENT_SECURITY_CONFIG], useFactory: logDestination },
-    {
-      provide: AGENT_SECURITY_LOGGER,
-      inject: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOG_DESTINATION],
-      useFactory: (config: AgentSecurityConfig, destination: DestinationStream | undefined) => createRootLogger(config, destination),
-    },
+    { provide: AGENT_SECURITY_LOGGER, inject: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOG_DESTINATION], useFactory: createRootLogger },
     {
       provide: AGENT_SECURITY_CONFIG,
       inject: [AGENT_SECURITY_OPTIONS],

@@ -10,8 +10,8 @@ const TIMED_OUT = 'Command timed out';
  * one timer, armed for it, is enough.
  */
 export class ScriptCallDeadlines {
-  private calls: Array<Command | undefined> = [];
-  private deadlines: number[] = [];
+  private readonly calls: Array<Command | undefined> = [];
+  private readonly deadlines: number[] = [];
   private head = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly expire = () => {
@@ -39,11 +39,6 @@ export class ScriptCallDeadlines {
     this.head = head;
     if (head < calls.length) this.timer = setTimeout(this.expire, Math.max(0, this.deadlines[head] - now));
   };
-
-  /** Calls not yet looked at by the timer, settled or not (for tests). */
-  get size(): number {
-    return this.calls.length - this.head;
-  }
 
   add(call: Command, ms: number): void {
     this.calls.push(call);
