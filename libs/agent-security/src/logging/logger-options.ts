@@ -4,6 +4,7 @@ import { LoggerModule, type Params } from 'nestjs-pino';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { BatchedDestination } from './batched.destination.js';
+import { CompletionLog } from './completion-line.js';
 import { mergeRequestContext, NO_CONTEXT, requestContextMixin } from './request-logger.js';
 
 const REDACTED = '[REDACTED]';
@@ -59,10 +60,10 @@ export function createRootLogger(config: AgentSecurityConfig, destination = logD
   return destination === undefined ? pino(options) : pino(options, destination);
 }
 
-/** The completion lines' logger: only the user's own redact paths (say `ip`), not the header/token ones. */
-export function completionLogger(config: AgentSecurityConfig, root: Logger): Logger {
+/** The completion lines' writer: only the user's own redact paths (say `ip`) apply, not the header/token ones. */
+export function completionLog(config: AgentSecurityConfig, root: Logger): CompletionLog {
   const paths = config.logging === false ? [] : (config.logging.redact ?? []);
-  return root.child({}, { redact: { paths, censor: REDACTED } });
+  return new CompletionLog(root.child({}, { redact: { paths, censor: REDACTED } }), config);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { CorsMiddleware } from '../cors/cors.middleware.js';
 import { AGENT_SECURITY_LOGGER } from './logging.constants.js';
 import { assignRequestId, trustsIncomingRequestId } from './request-id.js';
-import { completionLogger, loggerParams, requestLoggerBinding, type RequestMiddleware } from './logger-options.js';
+import { completionLog, loggerParams, requestLoggerBinding, type RequestMiddleware } from './logger-options.js';
 import { currentRequest, REQUEST_START as START, startRequestLog } from './request-logger.js';
 
 const WRITE_HEAD = Symbol('agent-security:writeHead');
@@ -43,7 +43,7 @@ export class RequestContextMiddleware implements NestMiddleware {
     cors: CorsMiddleware,
   ) {
     const trustIncoming = trustsIncomingRequestId(config);
-    const completion = root === undefined ? undefined : completionLogger(config, root);
+    const completion = root === undefined ? undefined : completionLog(config, root);
     const corsHandle = cors.enabled ? cors.handle : undefined;
     // nestjs-pino binds the request's logger here, not through Nest's middleware router (see requestLoggerBinding).
     const bindLogger = root === undefined ? undefined : requestLoggerBinding(loggerParams(root));

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'async_hooks';
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { Logger } from 'pino';
 import { redactQueryToken } from '../auth/query-token.js';
+import type { CompletionFields, CompletionLog } from './completion-line.js';
 
 export const REQUEST_START = Symbol('agent-security:start');
 
@@ -12,9 +13,9 @@ type Request = IncomingMessage & {
   ip?: string;
   originalUrl?: string;
 };
-type LoggedResponse = ServerResponse & { req: Request; err?: unknown; [REQUEST_START]?: number; [ROOT]?: Logger };
+type LoggedResponse = ServerResponse & { req: Request; err?: unknown; [REQUEST_START]?: number; [COMPLETION]?: CompletionLog };
 
-const ROOT = Symbol('agent-security:logger');
+const COMPLETION = Symbol('agent-security:completion');
 
 /**
  * The request being handled. Lines logged while handling it get its id, and once known its route and
@@ -52,29 +53,25 @@ export function mergeRequestContext(line: object, context: object): object {
  * error and its stack, once.
  */
 function onResponseClose(this: LoggedResponse): void {
-  const root = this[ROOT]!;
   const request = this.req;
   const start = this[REQUEST_START];
   const principal = request.principal;
-  const status = this.statusCode;
-  const line = {
+  const fields: CompletionFields = {
     requestId: request.id,
     method: request.method,
     // A token in the query string is a credential even on a request refused for carrying it.
     path: redactQueryToken(request.originalUrl ?? request.url ?? ''),
     route: request.route?.path,
-    status,
+    status: this.statusCode,
     durationMs: start === undefined ? undefined : Math.round((performance.now() - start) * 10) / 10,
     userId: principal?.userId,
     tier: principal?.tier,
     ip: request.ip ?? request.socket.remoteAddress,
     aborted: this.writableFinished ? undefined : true,
-    err: this.err,
   };
   writingCompletionLine = true;
   try {
-    if (line.err !== undefined || status >= 500) root.error(line, 'request failed');
-    else root.info(line, 'request completed');
+    this[COMPLETION]!.write(fields, this.err);
   } catch {
     // A log line that cannot be written (a user's serializer or mixin that throws) must not take the process down.
   } finally {
@@ -84,11 +81,11 @@ function onResponseClose(this: LoggedResponse): void {
 
 /**
  * Gives the request its logger (`req.log`; lines carry the request id while `currentRequest` runs) and
- * schedules its completion line on `completion`, a logger without the root's redaction: the line is
+ * schedules its completion line on `completion`, whose logger has not the root's redaction: the line is
  * built from fixed fields that hold no header or token.
  */
-export function startRequestLog(root: Logger, completion: Logger, request: IncomingMessage, response: ServerResponse): void {
+export function startRequestLog(root: Logger, completion: CompletionLog, request: IncomingMessage, response: ServerResponse): void {
   (request as Request).log = root;
-  (response as LoggedResponse)[ROOT] = completion;
+  (response as LoggedResponse)[COMPLETION] = completion;
   response.on('close', onResponseClose);
 }
