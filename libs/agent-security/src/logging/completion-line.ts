@@ -78,13 +78,19 @@ function fastLineParts(logger: Logger, config: AgentSecurityConfig): PinoLinePar
   const stream = internals[symbols.streamSym] as DestinationStream & Record<symbol, unknown>;
   if (stream === undefined || stream[symbols.needsMetadataGsym] === true) return undefined;
   const levelPrefix = (internals[symbols.lsCacheSym] as Record<number, string> | undefined)?.[INFO];
-  if (typeof levelPrefix !== 'string') return undefined;
+  const time = internals[symbols.timeSym];
+  const bindings = internals[symbols.chindingsSym];
+  const messageKey = internals[symbols.messageKeySym];
+  const end = internals[symbols.endSym];
+  // pino's internals as this pino version has them; a version that lays them out otherwise gets pino's own path.
+  if (typeof levelPrefix !== 'string' || typeof time !== 'function' || typeof bindings !== 'string') return undefined;
+  if (typeof messageKey !== 'string' || typeof end !== 'string') return undefined;
   return {
     levelPrefix,
-    time: internals[symbols.timeSym] as () => string,
-    bindings: internals[symbols.chindingsSym] as string,
-    message: `,${JSON.stringify(internals[symbols.messageKeySym])}:"request completed"`,
-    end: internals[symbols.endSym] as string,
+    time: time as () => string,
+    bindings,
+    message: `,${JSON.stringify(messageKey)}:"request completed"`,
+    end,
     stream,
   };
 }
