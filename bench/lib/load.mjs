@@ -4,16 +4,18 @@ import autocannon from 'autocannon';
 import { ORIGIN } from './common.mjs';
 
 /**
- * One autocannon run against GET /me. Every request is built by setupRequest with the next token of the
- * pool (one shared counter across all connections), so consecutive requests come from different callers.
+ * One autocannon run against GET /me, for `duration` seconds or `amount` requests. Every request is built by
+ * setupRequest with the next token of the pool (one shared counter across all connections), so consecutive requests
+ * come from different callers.
  */
-export async function runLoad(url, tokens, { connections, duration }) {
+export async function runLoad(url, tokens, { connections, duration, amount }) {
   const headers = tokens.map((token) => `Bearer ${token}`);
   let next = 0;
   const result = await autocannon({
     url,
     connections,
-    duration,
+    // A number of requests instead of a duration, when given (bench/app-instructions.mjs).
+    ...(amount === undefined ? { duration } : { amount }),
     pipelining: 1,
     timeout: 10,
     requests: [
