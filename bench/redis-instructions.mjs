@@ -20,12 +20,12 @@ import { RedisThrottlerStorage } from '@agent-security/core';
 import { SLIDING_WINDOW_SCRIPT } from '../libs/agent-security/dist/throttling/sliding-window.script.js';
 import { CALLERS, HUGE_LIMIT } from './lib/common.mjs';
 import { freePort } from './lib/process.mjs';
+import { BATCH, drive, fillWindows } from './lib/storage-calls.mjs';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 5000);
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 300);
-const BATCH = 50;
-const WINDOW_MS = 3_600_000;
-const FILL_SPAN_MS = 60_000;
+// Filled over the last minute (fillWindows), counted in windows of an hour: nothing expires while counting.
+const HOUR_MS = 3_600_000;
 // Functions whose inclusive cost is reported: the script call, and the commands a script runs.
 const SCRIPT_ENTRY = ['evalShaCommand', 'evalCommand'];
 const COMMANDS = ['timeCommand', 'zremrangebyscoreCommand', 'zcardCommand', 'zaddCommand', 'pexpireCommand', 'zrangeCommand', 'incrCommand', 'getCommand', 'pttlCommand'];
@@ -66,28 +66,7 @@ async function startRedisUnderCallgrind(dir) {
   };
 }
 
-/** Fills every caller's sorted set with ENTRIES members spread over the last minute. */
-async function fill(client, keysOf) {
-  const now = Date.now() * 1000;
-  const args = [];
-  for (let i = 0; i < ENTRIES; i++) args.push(now - Math.floor((i * FILL_SPAN_MS * 1000) / (ENTRIES + 1)), `fill:${i}`);
-  if (args.length === 0) return;
-  for (let caller = 0; caller < CALLERS; caller++) {
-    for (const key of keysOf(caller)) await client.zadd(key, ...args);
-  }
-}
 
-async function drive(call, calls) {
-  let next = 0;
-  const worker = async () => {
-    while (next < calls) {
-      const caller = next++ % CALLERS;
-      await new Promise((resolve) => setImmediate(resolve));
-      await call(caller);
-    }
-  };
-  await Promise.all(Array.from({ length: BATCH }, worker));
-}
 
 /** Inclusive instruction counts of the named functions, and the total, from one callgrind dump. */
 function readDump(file) {
@@ -108,7 +87,7 @@ async function measure(name, makeCall, keysOf) {
   try {
     await new Promise((resolve) => client.once('ready', resolve));
     const call = await makeCall(client);
-    if (keysOf) await fill(redis.client, keysOf);
+    if (keysOf) await fillWindows(redis.client, keysOf, ENTRIES);
     await drive(call, 2000);
     redis.control('--instr=on');
     redis.control('--zero');
@@ -136,12 +115,12 @@ const ourKeys = (caller) => [`rl:{user:user-${caller}}`];
 const twoKeys = (caller) => [`rl:{user:user-${caller}}`, `rl:{user:user-${caller}}:route`];
 const ourCall = (script) => async (client) => {
   const storage = new RedisThrottlerStorage(client);
-  if (script === undefined) return (caller) => storage.consume([{ key: ourKeys(caller)[0], limit: HUGE_LIMIT, windowMs: WINDOW_MS }]);
+  if (script === undefined) return (caller) => storage.consume([{ key: ourKeys(caller)[0], limit: HUGE_LIMIT, windowMs: HOUR_MS }]);
   const sha = await client.script('LOAD', script);
   // A member of the storage's own shape (instance id, sequence), so that only the script differs.
   const instance = randomBytes(6).toString('base64url');
   let sequence = 0;
-  return (caller) => client.evalsha(sha, 1, ourKeys(caller)[0], `${instance}:${++sequence}`, HUGE_LIMIT, WINDOW_MS);
+  return (caller) => client.evalsha(sha, 1, ourKeys(caller)[0], `${instance}:${++sequence}`, HUGE_LIMIT, HOUR_MS);
 };
 
 console.log(`Redis instructions per storage call (callgrind): ${CALLS.toLocaleString('en-US')} calls over ${CALLERS} callers, ${BATCH} in flight, ${ENTRIES} entries per caller's window.\n`);
@@ -158,12 +137,12 @@ if (!process.env.BENCH_SCRIPT) {
     'ours, caller window + a route window',
     (client) => {
       const storage = new RedisThrottlerStorage(client);
-      return (caller) => storage.consume(twoKeys(caller).map((key) => ({ key, limit: HUGE_LIMIT, windowMs: WINDOW_MS })));
+      return (caller) => storage.consume(twoKeys(caller).map((key) => ({ key, limit: HUGE_LIMIT, windowMs: HOUR_MS })));
     },
     twoKeys,
   );
   await measure('peer (fixed-window counter, EVAL)', (client) => {
     const storage = new ThrottlerStorageRedisService(client);
-    return (caller) => storage.increment(`user-${caller}`, WINDOW_MS, HUGE_LIMIT, WINDOW_MS, 'default');
+    return (caller) => storage.increment(`user-${caller}`, HOUR_MS, HUGE_LIMIT, HOUR_MS, 'default');
   });
 }

@@ -11,21 +11,11 @@ import { RedisThrottlerStorage } from '@agent-security/core';
 import { SLIDING_WINDOW_SCRIPT } from '../libs/agent-security/dist/throttling/sliding-window.script.js';
 import { CALLERS, HUGE_LIMIT, WINDOW_MS } from './lib/common.mjs';
 import { startRedis } from './lib/redis.mjs';
+import { BATCH, drive, fillWindows } from './lib/storage-calls.mjs';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 100_000);
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 300);
-const BATCH = 50; // in flight at once, as with the harness's 50 connections
 
-/** Fills every caller's sorted set with ENTRIES members spread over the last minute, as a busy window would be. */
-async function fill(client, keysOf) {
-  const now = Date.now() * 1000;
-  const args = [];
-  for (let i = 0; i < ENTRIES; i++) args.push(now - Math.floor((i * WINDOW_MS * 1000) / (ENTRIES + 1)), `fill:${i}`);
-  if (args.length === 0) return;
-  for (let caller = 0; caller < CALLERS; caller++) {
-    for (const key of keysOf(caller)) await client.zadd(key, ...args);
-  }
-}
 
 function commandTimes(info) {
   const times = {};
@@ -38,18 +28,6 @@ async function cpuSeconds(client) {
   return Number(/used_cpu_user:([\d.]+)/.exec(info)[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)[1]);
 }
 
-/** BATCH callers in parallel, each making its next call from a fresh turn of the event loop, `calls` in all. */
-async function drive(call, calls) {
-  let next = 0;
-  const worker = async () => {
-    while (next < calls) {
-      const caller = next++ % CALLERS;
-      await new Promise((resolve) => setImmediate(resolve));
-      await call(caller);
-    }
-  };
-  await Promise.all(Array.from({ length: BATCH }, worker));
-}
 
 async function measure(name, makeCall, keysOf) {
   const redis = await startRedis();
@@ -58,7 +36,7 @@ async function measure(name, makeCall, keysOf) {
   try {
     await new Promise((resolve) => client.once('ready', resolve));
     const call = makeCall(client);
-    if (keysOf) await fill(redis.client, keysOf);
+    if (keysOf) await fillWindows(redis.client, keysOf, ENTRIES);
     await drive(call, 5000); // loads the script, warms both sides
     await redis.client.config('RESETSTAT');
     const cpuBefore = await cpuSeconds(redis.client);
