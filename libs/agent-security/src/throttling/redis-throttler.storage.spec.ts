@@ -255,6 +255,49 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     }
   });
 
+  /** Keeps the event loop busy, as a long synchronous task, a GC pause or a stalled VM does. */
+  const blockEventLoop = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+
+  it('reads a reply that arrived while the event loop was blocked past the timeout, instead of timing it out', async () => {
+    const timed = new Redis(redis.url, { commandTimeout: 50 });
+    const storage = new RedisThrottlerStorage(timed);
+    try {
+      await storage.consume([{ key: 'stall:{warm}', limit: 1000, windowMs: 60_000 }]);
+      const pending = storage.consume([{ key: 'stall:{a}', limit: 1000, windowMs: 60_000 }]);
+      // The call leaves at setImmediate; Redis answers within a millisecond, but nothing reads the socket meanwhile.
+      await new Promise((resolve) => setImmediate(resolve));
+      blockEventLoop(200);
+      // Timers run before the loop reads its sockets: the reply is there, unread, when the deadline is checked.
+      await expect(pending).resolves.toMatchObject({ allowed: true, windows: [{ totalHits: 1 }] });
+    } finally {
+      timed.disconnect();
+    }
+  });
+
+  it('still times out a hung Redis when the event loop was blocked, one timeout after it frees', async () => {
+    const hung = await startRedis();
+    const timed = new Redis(hung.url, { commandTimeout: 50, maxRetriesPerRequest: 0 });
+    const storage = new RedisThrottlerStorage(timed);
+    try {
+      await storage.consume([{ key: 'stall:{warm}', limit: 1000, windowMs: 60_000 }]);
+      hung.pause();
+      const pending = storage.consume([{ key: 'stall:{b}', limit: 1000, windowMs: 60_000 }]);
+      await new Promise((resolve) => setImmediate(resolve));
+      blockEventLoop(200);
+      const freed = performance.now();
+      await expect(pending).rejects.toThrow('Command timed out');
+      // Not at once (the reply could have been waiting), and at all.
+      expect(performance.now() - freed).toBeGreaterThanOrEqual(45);
+    } finally {
+      hung.resume();
+      timed.disconnect();
+      await hung.stop();
+    }
+  });
+
   it('closes only a connection it opened', async () => {
     const borrowed = new Redis(redis.url);
     const onBorrowed = new RedisThrottlerStorage(borrowed);

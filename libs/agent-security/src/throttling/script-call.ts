@@ -8,42 +8,68 @@ const TIMED_OUT = 'Command timed out';
  * call, and a `delete` on the command that turns it into a dictionary-mode object. A connection answers in
  * order and every call has the same timeout, so the oldest call still waiting is always the next to expire:
  * one timer, armed for it, is enough.
+ *
+ * Timers run before the event loop reads its sockets. When the timer fires late because the process was busy (a
+ * long synchronous task, a GC pause, a stalled VM), a reply that arrived meanwhile is still unread, and failing
+ * its call would report a Redis outage for the app's own stall (and, with the `fallback` policy, spend budgets in
+ * memory for a while). So calls found overdue by a late timer get one more timeout from then, once: a Redis that
+ * is really gone still fails them, one timeout after the loop frees.
  */
 export class ScriptCallDeadlines {
   private readonly calls: Array<Command | undefined> = [];
   private readonly deadlines: number[] = [];
   private head = 0;
+  /** Calls before this index have had their one extension. */
+  private extendedUpTo = 0;
+  private timeoutMs = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer should fire (performance.now()). */
+  private due = 0;
   private readonly expire = () => {
     this.timer = undefined;
     const now = performance.now();
     const calls = this.calls;
+    const deadlines = this.deadlines;
     let head = this.head;
+    if (now - this.due > this.timeoutMs / 4) {
+      let i = Math.max(head, this.extendedUpTo);
+      for (const until = now + this.timeoutMs; i < calls.length && deadlines[i] <= now; i++) deadlines[i] = until;
+      this.extendedUpTo = i;
+    }
     while (head < calls.length) {
       const call = calls[head]!;
       if (!call.isSettled) {
-        if (this.deadlines[head] > now) break;
+        if (deadlines[head] > now) break;
         call.reject(new Error(TIMED_OUT));
       }
       calls[head++] = undefined;
     }
     if (head === calls.length) {
       calls.length = 0;
-      this.deadlines.length = 0;
+      deadlines.length = 0;
       head = 0;
+      this.extendedUpTo = 0;
     } else if (head >= 1024) {
       calls.splice(0, head);
-      this.deadlines.splice(0, head);
+      deadlines.splice(0, head);
+      this.extendedUpTo = Math.max(0, this.extendedUpTo - head);
       head = 0;
     }
     this.head = head;
-    if (head < calls.length) this.timer = setTimeout(this.expire, Math.max(0, this.deadlines[head] - now));
+    if (head < calls.length) this.arm(Math.max(0, deadlines[head] - now), now);
   };
 
   add(call: Command, ms: number): void {
+    const now = performance.now();
     this.calls.push(call);
-    this.deadlines.push(performance.now() + ms);
-    if (this.timer === undefined) this.timer = setTimeout(this.expire, ms);
+    this.deadlines.push(now + ms);
+    this.timeoutMs = ms;
+    if (this.timer === undefined) this.arm(ms, now);
+  }
+
+  private arm(ms: number, now: number): void {
+    this.due = now + ms;
+    this.timer = setTimeout(this.expire, ms);
   }
 }
 
