@@ -8,17 +8,15 @@
 // nor is Redis's own work (bench/redis-instructions.mjs counts that). The bare app runs first and again last: the two
 // show how well the counts repeat (about 1 %; variants on Redis or with a log file move by 2-5 % between runs, as
 // batching still follows timing). Without arguments: the issue's rows and each part.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { callgrindControl, callgrindWrapper, readDumps } from './lib/callgrind.mjs';
 import { CALLERS, makeTokens, writeTokens } from './lib/common.mjs';
 import { get, runLoad } from './lib/load.mjs';
-import { freePort } from './lib/process.mjs';
+import { startServer } from './lib/process.mjs';
 import { startRedis } from './lib/redis.mjs';
 
-const SERVER = fileURLToPath(new URL('./variants/server.mjs', import.meta.url));
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
 const WARMUP = Number(process.env.BENCH_WARMUP_REQUESTS ?? 30000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -56,52 +54,24 @@ async function load(url, tokens, amount) {
 
 async function measure(variant, env, tokens) {
   const dir = mkdtempSync(join(tmpdir(), 'app-instructions-'));
-  const port = await freePort();
-  const child = spawn(
-    'valgrind',
-    ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`, process.execPath, '--single-threaded', SERVER, variant, String(port)],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const control = (...args) => execFileSync('callgrind_control', [...args, String(child.pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  // --smc-check: V8 writes the code it runs; --single-threaded: no background thread decides when it does.
+  const server = await startServer(variant, env, {
+    wrapper: callgrindWrapper(dir, '--smc-check=all-non-file'),
+    nodeArgs: ['--single-threaded'],
+    timeoutMs: 300_000,
+  });
   try {
-    await new Promise((resolve, reject) => {
-      let stdout = '';
-      const timer = setTimeout(() => reject(new Error(`${variant}: not READY\n${stderr}`)), 300_000);
-      child.stdout.on('data', (chunk) => {
-        stdout += chunk;
-        if (stdout.includes('READY')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      exited.then(() => reject(new Error(`${variant}: exited\n${stderr}`)));
-    });
-    const url = `http://127.0.0.1:${port}`;
-    const first = await get(url, { authorization: `Bearer ${tokens[0]}` });
+    const first = await get(server.url, { authorization: `Bearer ${tokens[0]}` });
     if (first.status !== 200) throw new Error(`${variant}: ${first.status} ${first.body}`);
-    await load(url, tokens, WARMUP);
-    control('--instr=on');
-    control('--zero');
-    const total = await load(url, tokens, REQUESTS);
-    control('--dump');
-    control('--instr=off');
-    const dump = readdirSync(dir).filter((file) => /\.\d+$/.test(file) || /\.\d+-\d+$/.test(file));
-    let instructions = 0;
-    for (const file of dump) {
-      let text;
-      try {
-        text = execFileSync('callgrind_annotate', ['--threshold=0', join(dir, file)], { encoding: "utf8", maxBuffer: 256 << 20, stdio: ["ignore", "pipe", "pipe"] });
-      } catch { continue; }
-      const match = /^([\d,]+)\s+\(100\.0%\)\s+PROGRAM TOTALS/m.exec(text);
-      if (match) instructions += Number(match[1].replaceAll(',', ''));
-    }
-    return { instructions, total };
+    await load(server.url, tokens, WARMUP);
+    callgrindControl(server.pid, '--instr=on');
+    callgrindControl(server.pid, '--zero');
+    const total = await load(server.url, tokens, REQUESTS);
+    callgrindControl(server.pid, '--dump');
+    callgrindControl(server.pid, '--instr=off');
+    return { instructions: readDumps(dir).total, total };
   } finally {
-    child.kill('SIGKILL');
-    await exited;
+    await server.stop(0);
     if (process.env.BENCH_KEEP) console.log(`(dumps kept in ${dir})`);
     else rmSync(dir, { recursive: true, force: true });
   }

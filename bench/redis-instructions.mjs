@@ -9,9 +9,8 @@
 // ARGV, same reply) instead of the two-window and peer rows; BENCH_KEEP=1 keeps the dumps for callgrind_annotate.
 // Windows are an hour long and filled over the last minute: nothing expires during the count, so it comes out the same
 // on every run (in steady use a call also prunes about one entry: some thousand instructions more in ZREMRANGEBYSCORE).
-import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -19,7 +18,8 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import { RedisThrottlerStorage } from '@agent-security/core';
 import { SLIDING_WINDOW_SCRIPT } from '../libs/agent-security/dist/throttling/sliding-window.script.js';
 import { CALLERS, HUGE_LIMIT } from './lib/common.mjs';
-import { freePort } from './lib/process.mjs';
+import { callgrindControl, callgrindWrapper, readDumps } from './lib/callgrind.mjs';
+import { startRedis } from './lib/redis.mjs';
 import { BATCH, drive, fillWindows } from './lib/storage-calls.mjs';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 5000);
@@ -30,72 +30,21 @@ const HOUR_MS = 3_600_000;
 const SCRIPT_ENTRY = ['evalShaCommand', 'evalCommand'];
 const COMMANDS = ['timeCommand', 'zremrangebyscoreCommand', 'zcardCommand', 'zaddCommand', 'pexpireCommand', 'zrangeCommand', 'incrCommand', 'getCommand', 'pttlCommand'];
 
-async function startRedisUnderCallgrind(dir) {
-  const port = await freePort();
-  const child = spawn(
-    'valgrind',
-    ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`, 'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
-  client.on('error', () => undefined);
-  for (const deadline = Date.now() + 60_000; ; ) {
-    try {
-      await client.connect();
-      await client.ping();
-      break;
-    } catch (error) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server under valgrind did not start: ${error.message}\n${stderr}`);
-      client.disconnect();
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-  const control = (...args) => execFileSync('callgrind_control', [...args, String(child.pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    client,
-    control,
-    async stop() {
-      client.disconnect();
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-
-
-/** Inclusive instruction counts of the named functions, and the total, from one callgrind dump. */
-function readDump(file) {
-  const annotated = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const total = Number(/^([\d,]+)\s+\(100\.0%\)\s+PROGRAM TOTALS/m.exec(annotated)[1].replaceAll(',', ''));
-  const inclusive = {};
-  for (const match of annotated.matchAll(/^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+\S*?:(\w+)\s/gm)) {
-    const name = match[2];
-    if (!(name in inclusive)) inclusive[name] = Number(match[1].replaceAll(',', ''));
-  }
-  return { total, inclusive };
-}
-
 async function measure(name, makeCall, keysOf) {
   const dir = mkdtempSync(join(tmpdir(), 'redis-instructions-'));
-  const redis = await startRedisUnderCallgrind(dir);
+  const redis = await startRedis({ wrapper: callgrindWrapper(dir), timeoutMs: 60_000 });
   const client = new Redis(redis.url, { enableAutoPipelining: true, enableOfflineQueue: false });
   try {
     await new Promise((resolve) => client.once('ready', resolve));
     const call = await makeCall(client);
     if (keysOf) await fillWindows(redis.client, keysOf, ENTRIES);
     await drive(call, 2000);
-    redis.control('--instr=on');
-    redis.control('--zero');
+    callgrindControl(redis.pid, '--instr=on');
+    callgrindControl(redis.pid, '--zero');
     await drive(call, CALLS);
-    redis.control('--dump');
-    redis.control('--instr=off');
-    const dump = readdirSync(dir).filter((file) => /\.\d+$/.test(file)).sort().at(-1);
-    const { total, inclusive } = readDump(join(dir, dump));
+    callgrindControl(redis.pid, '--dump');
+    callgrindControl(redis.pid, '--instr=off');
+    const { total, functions: inclusive } = readDumps(dir, { inclusive: true });
     const per = (count) => (count / CALLS).toLocaleString('en-US', { maximumFractionDigits: 0 });
     const script = SCRIPT_ENTRY.reduce((sum, fn) => sum + (inclusive[fn] ?? 0), 0);
     const commands = COMMANDS.filter((fn) => inclusive[fn] !== undefined);

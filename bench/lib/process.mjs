@@ -20,11 +20,12 @@ export function freePort() {
 
 /**
  * Starts `bench/variants/server.mjs <variant> <port>` with this Node (the harness must itself run on Node 24)
- * and resolves once it prints READY. `nodeArgs` go before the script (e.g. --cpu-prof).
+ * and resolves once it prints READY. `nodeArgs` go before the script (e.g. --cpu-prof); `wrapper` (a command and
+ * its arguments, e.g. valgrind's) runs Node under it.
  */
-export async function startServer(variant, env, { nodeArgs = [], timeoutMs = 60_000, cpu } = {}) {
+export async function startServer(variant, env, { nodeArgs = [], timeoutMs = 60_000, cpu, wrapper = [] } = {}) {
   const port = await freePort();
-  const child = spawn(...pinned(cpu, process.execPath, [...nodeArgs, SERVER, variant, String(port)]), {
+  const child = spawn(...pinned(cpu, ...wrapped(wrapper, process.execPath, [...nodeArgs, SERVER, variant, String(port)])), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -51,6 +52,7 @@ export async function startServer(variant, env, { nodeArgs = [], timeoutMs = 60_
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid,
     /** CPU seconds (user + system) the server has used so far, or NaN where /proc is not available. */
     cpuSeconds: () => processCpuSeconds(child.pid),
     /** SIGTERM (the server closes the app and exits, writing any --cpu-prof profile), SIGKILL after a grace period. */
@@ -63,6 +65,11 @@ export async function startServer(variant, env, { nodeArgs = [], timeoutMs = 60_
       return result;
     },
   };
+}
+
+/** `[command, args]` run under `wrapper` (`[command, ...args]`), if it has one. */
+export function wrapped(wrapper, command, args) {
+  return wrapper.length === 0 ? [command, args] : [wrapper[0], [...wrapper.slice(1), command, ...args]];
 }
 
 /** `[command, args]`, prefixed with `taskset -c <cpu>` when a CPU is given (taskset execs: the pid stays the command's). */

@@ -1,13 +1,16 @@
 // A private redis-server for one benchmark run, and what the harness reads from it.
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { freePort, pinned } from './process.mjs';
+import { freePort, pinned, wrapped } from './process.mjs';
 
-/** Starts `redis-server` on a free loopback port, without persistence. Resolves once it answers PING. */
-export async function startRedis({ cpu } = {}) {
+/**
+ * Starts `redis-server` on a free loopback port, without persistence, under `wrapper` if given (e.g. valgrind).
+ * Resolves once it answers PING.
+ */
+export async function startRedis({ cpu, wrapper = [], timeoutMs = 10_000 } = {}) {
   const port = await freePort();
   const child = spawn(
-    ...pinned(cpu, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes']),
+    ...pinned(cpu, ...wrapped(wrapper, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'])),
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -15,7 +18,7 @@ export async function startRedis({ cpu } = {}) {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   client.on('error', () => undefined);
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       await client.connect();
@@ -31,6 +34,7 @@ export async function startRedis({ cpu } = {}) {
   const server = parseInfo(await client.info('server'));
   return {
     port,
+    pid: child.pid,
     url: `redis://127.0.0.1:${port}`,
     client,
     version: server.redis_version,
