@@ -57,7 +57,7 @@ async function measure(variant, env, tokens) {
   // --smc-check: V8 writes the code it runs; --single-threaded: no background thread decides when it does.
   const server = await startServer(variant, env, {
     wrapper: callgrindWrapper(dir, '--smc-check=all-non-file'),
-    nodeArgs: ['--single-threaded'],
+    nodeArgs: ['--single-threaded', ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     timeoutMs: 300_000,
   });
   try {

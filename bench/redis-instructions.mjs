@@ -5,8 +5,9 @@
 // (redis-script.mjs) and in the HTTP harness. Prints, per call: instructions inside EVALSHA (the script, the
 // commands it runs and Redis's script machinery around them), inside the commands themselves, and in all of
 // redis-server over the counted calls (socket reads and writes, parsing, replies, its timers).
-// BENCH_SCRIPT=<file>[,<file>...] counts other one-window scripts of the same contract beside ours (same KEYS and
-// ARGV, same reply) instead of the two-window and peer rows; BENCH_KEEP=1 keeps the dumps for callgrind_annotate.
+// Our storage sends the calls of one event-loop turn as one script call; the first column says how many shared one.
+// BENCH_SCRIPT=<file>[,<file>...] counts other scripts of the same contract beside ours (same KEYS and ARGV, same
+// reply), each called once per storage call with one request's window, instead of the two-window and peer rows; BENCH_KEEP=1 keeps the dumps for callgrind_annotate.
 // Windows are an hour long and filled over the last minute: nothing expires during the count, so it comes out the same
 // on every run (in steady use a call also prunes about one entry: some thousand instructions more in ZREMRANGEBYSCORE).
 import { randomBytes } from 'node:crypto';
@@ -19,7 +20,7 @@ import { RedisThrottlerStorage } from '@agent-security/core';
 import { SLIDING_WINDOW_SCRIPT } from '../libs/agent-security/dist/throttling/sliding-window.script.js';
 import { CALLERS, HUGE_LIMIT } from './lib/common.mjs';
 import { callgrindControl, callgrindWrapper, readDumps } from './lib/callgrind.mjs';
-import { startRedis } from './lib/redis.mjs';
+import { redisSnapshot, startRedis } from './lib/redis.mjs';
 import { BATCH, drive, fillWindows } from './lib/storage-calls.mjs';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 5000);
@@ -39,18 +40,21 @@ async function measure(name, makeCall, keysOf) {
     const call = await makeCall(client);
     if (keysOf) await fillWindows(redis.client, keysOf, ENTRIES);
     await drive(call, 2000);
+    const before = await redisSnapshot(redis.client);
     callgrindControl(redis.pid, '--instr=on');
     callgrindControl(redis.pid, '--zero');
     await drive(call, CALLS);
     callgrindControl(redis.pid, '--dump');
     callgrindControl(redis.pid, '--instr=off');
+    const after = await redisSnapshot(redis.client);
+    const scriptCalls = ['evalsha', 'eval'].reduce((sum, name) => sum + (after.commands[name] ?? 0) - (before.commands[name] ?? 0), 0);
     const { total, functions: inclusive } = readDumps(dir, { inclusive: true });
     const per = (count) => (count / CALLS).toLocaleString('en-US', { maximumFractionDigits: 0 });
     const script = SCRIPT_ENTRY.reduce((sum, fn) => sum + (inclusive[fn] ?? 0), 0);
     const commands = COMMANDS.filter((fn) => inclusive[fn] !== undefined);
     const inside = commands.reduce((sum, fn) => sum + inclusive[fn], 0);
     console.log(
-      `| ${name} | ${per(total)} | ${per(script)} | ${per(inside)} (${commands.map((fn) => `${fn.replace('Command', '')} ${per(inclusive[fn])}`).join(', ')}) | ${per(script - inside)} |`,
+      `| ${name} | ${(CALLS / scriptCalls).toFixed(1)} | ${per(total)} | ${per(script)} | ${per(inside)} (${commands.map((fn) => `${fn.replace('Command', '')} ${per(inclusive[fn])}`).join(', ')}) | ${per(script - inside)} |`,
     );
   } finally {
     client.disconnect();
@@ -69,12 +73,12 @@ const ourCall = (script) => async (client) => {
   // A member of the storage's own shape (instance id, sequence), so that only the script differs.
   const instance = randomBytes(6).toString('base64url');
   let sequence = 0;
-  return (caller) => client.evalsha(sha, 1, ourKeys(caller)[0], `${instance}:${++sequence}`, HUGE_LIMIT, HOUR_MS);
+  return (caller) => client.evalsha(sha, 1, ourKeys(caller)[0], 1, `${instance}:${++sequence}`, HUGE_LIMIT, HOUR_MS);
 };
 
 console.log(`Redis instructions per storage call (callgrind): ${CALLS.toLocaleString('en-US')} calls over ${CALLERS} callers, ${BATCH} in flight, ${ENTRIES} entries per caller's window.\n`);
-console.log('| storage | all of redis-server | in the script call (EVALSHA / EVAL) | in the commands it runs | script machinery (the difference) |');
-console.log('|---|---:|---:|---|---:|');
+console.log('| storage | storage calls per script call | all of redis-server | in the script calls (EVALSHA / EVAL) | in the commands they run | script machinery (the difference) |');
+console.log('|---|---:|---:|---:|---|---:|');
 await measure('ours, one window', ourCall(undefined), ourKeys);
 for (const file of (process.env.BENCH_SCRIPT ?? '').split(',').filter(Boolean)) {
   const script = readFileSync(file, 'utf8');

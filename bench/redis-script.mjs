@@ -78,7 +78,7 @@ await measure(
   (client) => {
     client.defineCommand('agentSecuritySlidingWindow', { lua: SLIDING_WINDOW_SCRIPT });
     let sequence = 0;
-    return (caller) => client.agentSecuritySlidingWindow(1, `rl:{user:user-${caller}}`, `x:${++sequence}`, HUGE_LIMIT, WINDOW_MS);
+    return (caller) => client.agentSecuritySlidingWindowBuffer(1, `rl:{user:user-${caller}}`, 1, `x:${++sequence}`, HUGE_LIMIT, WINDOW_MS);
   },
   (caller) => [`rl:{user:user-${caller}}`],
 );

@@ -349,10 +349,11 @@ const variants = {
     let sequence = 0;
     storage.consume = async (rules) => {
       const n = rules.length;
-      const args = [...rules.map((rule) => rule.key), `bench:${++sequence}`, ...rules.flatMap((rule) => [rule.limit, rule.windowMs])];
-      const reply = await storage.client.agentSecuritySlidingWindow(n, ...args);
-      const windows = rules.map((_, i) => ({ totalHits: reply[2 + 2 * i], resetMs: Math.ceil(reply[3 + 2 * i] / 1000) }));
-      return { allowed: reply[0] === 1, blockedBy: reply[1], windows };
+      const args = [...rules.map((rule) => rule.key), n, `bench:${++sequence}`, ...rules.flatMap((rule) => [rule.limit, rule.windowMs])];
+      const reply = await storage.client.agentSecuritySlidingWindowBuffer(n, ...args);
+      const blockedBy = reply.readDoubleLE(0);
+      const windows = rules.map((_, i) => ({ totalHits: reply.readDoubleLE(8 + 16 * i), resetMs: Math.ceil(reply.readDoubleLE(16 + 16 * i) / 1000) }));
+      return { allowed: blockedBy === -1, blockedBy, windows };
     };
     return ourThrottling(storage);
   },

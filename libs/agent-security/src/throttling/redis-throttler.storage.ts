@@ -7,18 +7,41 @@ import { toThrottlerRecord, type ThrottlerStorageRecord } from './throttler-reco
 import type { ConsumeResult, SlidingWindowStore, WindowRule, WindowState } from './sliding-window.interface.js';
 import { SLIDING_WINDOW_SCRIPT } from './sliding-window.script.js';
 
-/** The script registered on a Cluster by `defineCommand`: called by SHA, re-sent only after a NOSCRIPT. */
+/** The script registered on a Cluster by `defineCommand` (its Buffer-reply form): called by SHA, re-sent only after a NOSCRIPT. */
 interface WithSlidingWindow {
-  agentSecuritySlidingWindow(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
+  agentSecuritySlidingWindowBuffer(numKeys: number, ...args: Array<string | number>): Promise<Buffer>;
 }
 
 const SCRIPT_SHA = createHash('sha1').update(SLIDING_WINDOW_SCRIPT).digest('hex');
 
-type Corkable = { cork(): void; uncork(): void };
+/**
+ * Requests per script call at most: Redis runs a script to its end before it serves anyone else, so a batch is
+ * kept short (each request is a few microseconds of Redis's time).
+ */
+const MAX_BATCH = 128;
+
+/** The requests of one event-loop turn, sent as one script call. */
+class Batch {
+  readonly keys: string[] = [];
+  /** Per request: number of windows, member, then limit and window per window (the script's ARGV). */
+  readonly argv: Array<string | number> = [];
+  size = 0;
+  /** Bytes of the reply taken by the requests so far: 8 × (1 + 2n) each. */
+  replyBytes = 0;
+  /** The script's reply for every request of the batch; each reads its own part. */
+  readonly reply: Promise<Buffer>;
+  settle!: (reply: Promise<Buffer>) => void;
+
+  constructor() {
+    this.reply = new Promise((resolve) => {
+      this.settle = resolve;
+    });
+  }
+}
 
 /**
- * Exact sliding-window storage on Redis: one sorted set per window, one script call per request.
- * Usable on its own in a plain `ThrottlerModule` (`storage: new RedisThrottlerStorage(redis)`).
+ * Exact sliding-window storage on Redis: one sorted set per window, one script call per batch of requests (at
+ * most one per request). Usable on its own in a plain `ThrottlerModule` (`storage: new RedisThrottlerStorage(redis)`).
  * Every key of one `consume` must be in one hash slot when the client is a Cluster.
  */
 export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowStore, OnApplicationShutdown {
@@ -32,12 +55,13 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
   private readonly deadlines = new ScriptCallDeadlines();
   /** The Cluster client, when it is one (decided once, not on every call). */
   private readonly cluster: (Cluster & WithSlidingWindow) | undefined;
-  /** The socket corked for the rest of this event-loop turn, if any. */
-  private corked: Corkable | undefined;
-  private readonly uncork = () => {
-    const stream = this.corked!;
-    this.corked = undefined;
-    stream.uncork();
+  /** The batch still taking requests, sent at setImmediate (or when full). */
+  private batch: Batch | undefined;
+  private readonly sendOpenBatch = () => {
+    const batch = this.batch;
+    if (batch === undefined) return;
+    this.batch = undefined;
+    batch.settle(this.send(batch));
   };
 
   constructor(redis: Redis | Cluster | string | RedisOptions) {
@@ -56,7 +80,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
     } else {
       this.callOptions = {};
       this.cluster = client as Cluster & WithSlidingWindow;
-      if (typeof (client as Cluster & Partial<WithSlidingWindow>).agentSecuritySlidingWindow !== 'function') {
+      if (typeof (client as Cluster & Partial<WithSlidingWindow>).agentSecuritySlidingWindowBuffer !== 'function') {
         client.defineCommand('agentSecuritySlidingWindow', { lua: SLIDING_WINDOW_SCRIPT });
       }
     }
@@ -64,55 +88,65 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
 
   async consume(rules: readonly WindowRule[]): Promise<ConsumeResult> {
     const n = rules.length;
-    // The script's arguments as Redis takes them: script, number of keys, keys, member, then limit and window per key.
-    const args: Array<string | number> = new Array(3 + 3 * n);
-    args[0] = SCRIPT_SHA;
-    args[1] = n;
-    for (let i = 0; i < n; i++) args[2 + i] = rules[i].key;
-    args[2 + n] = `${this.instanceId}:${++this.sequence}`;
-    for (let i = 0; i < n; i++) {
-      args[3 + n + 2 * i] = rules[i].limit;
-      args[4 + n + 2 * i] = rules[i].windowMs;
+    const member = `${this.instanceId}:${++this.sequence}`;
+    let reply: Buffer;
+    let at = 0;
+    if (this.cluster !== undefined) {
+      // Each call to its own slot's node, routed by ioredis: a batch of one.
+      const args: Array<string | number> = [n];
+      for (let i = 0; i < n; i++) args.push(rules[i].key);
+      args.push(n, member);
+      for (let i = 0; i < n; i++) args.push(rules[i].limit, rules[i].windowMs);
+      reply = await this.cluster.agentSecuritySlidingWindowBuffer(...(args as [number, ...string[]]));
+    } else {
+      let batch = this.batch;
+      if (batch === undefined) {
+        batch = this.batch = new Batch();
+        setImmediate(this.sendOpenBatch);
+      }
+      const { keys, argv } = batch;
+      at = batch.replyBytes;
+      batch.replyBytes += 8 + 16 * n;
+      argv.push(n, member);
+      for (let i = 0; i < n; i++) {
+        keys.push(rules[i].key);
+        argv.push(rules[i].limit, rules[i].windowMs);
+      }
+      if (++batch.size === MAX_BATCH) this.sendOpenBatch();
+      reply = await batch.reply;
     }
-    let reply: number[];
+    const blockedBy = reply.readDoubleLE(at);
+    const windows: WindowState[] = new Array(n);
+    for (let i = 0, p = at + 8; i < n; i++, p += 16) {
+      windows[i] = { totalHits: reply.readDoubleLE(p), resetMs: Math.ceil(reply.readDoubleLE(p + 8) / 1000) };
+    }
+    return { allowed: blockedBy === -1, blockedBy, windows };
+  }
+
+  /**
+   * One script call for a batch: a Command written straight to the connection, in one socket write. ioredis's
+   * auto-pipelining would also put the calls of one turn in one write, but each still a command of its own, through a
+   * Pipeline object, a queue of callbacks and a script lookup per batch (bench/RESULTS-more.md, x15). A command
+   * timeout counts from here and is kept by one queue for all calls (ScriptCallDeadlines), not a timer per call.
+   * Under fake timers that fake setImmediate, the call waits for them to advance.
+   */
+  private async send(batch: Batch): Promise<Buffer> {
+    const keys = batch.keys;
+    const args: Array<string | number> = [SCRIPT_SHA, keys.length, ...keys, ...batch.argv];
     try {
-      reply = await this.run('evalsha', args);
+      return await this.call('evalsha', args);
     } catch (error) {
       // A Redis restarted, failed over or flushed has lost the script; NOSCRIPT means it did not run, so send it whole once.
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       args[0] = SLIDING_WINDOW_SCRIPT;
-      reply = await this.run('eval', args);
+      return this.call('eval', args);
     }
-    // Number(): a client created with stringNumbers answers integers as strings.
-    const windows: WindowState[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      windows[i] = { totalHits: Number(reply[2 + 2 * i]), resetMs: Math.ceil(Number(reply[3 + 2 * i]) / 1000) };
-    }
-    return { allowed: Number(reply[0]) === 1, blockedBy: Number(reply[1]), windows };
   }
 
-  /**
-   * One script call. On a single Redis it is one Command written straight to the connection, which stays corked
-   * until the event loop has run every callback ready now: the calls of all requests that arrived together go out
-   * in one socket write. That is what ioredis's auto-pipelining achieves too, but through a Pipeline object, a
-   * queue of callbacks and a script lookup per batch: about a third more of the app's CPU per call
-   * (bench/RESULTS-more.md, x15). A command timeout counts from here, not from the write at setImmediate, as it
-   * did with auto-pipelining, and is kept by one queue for all calls (ScriptCallDeadlines), not a timer per call.
-   * Under fake timers that fake setImmediate, the write waits for them to advance.
-   * On a Cluster, ioredis's own command routes each call to its slot's node.
-   */
-  private run(command: 'evalsha' | 'eval', args: Array<string | number>): Promise<number[]> {
-    if (this.cluster !== undefined) return this.cluster.agentSecuritySlidingWindow(...(args.slice(1) as [number, ...string[]]));
-    const client = this.client as Redis;
-    if (this.corked === undefined && client.status === 'ready') {
-      const stream = client.stream as Corkable;
-      stream.cork();
-      this.corked = stream;
-      setImmediate(this.uncork);
-    }
+  private call(command: 'evalsha' | 'eval', args: Array<string | number>): Promise<Buffer> {
     const call = new ScriptCall(command, args, this.callOptions, this.deadlines);
-    client.sendCommand(call);
-    return call.promise;
+    (this.client as Redis).sendCommand(call);
+    return call.promise as Promise<Buffer>;
   }
 
   /**
