@@ -69,6 +69,12 @@ export interface ThrottlingOptions {
   onStoreError?: StoreErrorPolicy;
   /** Per-command timeout towards Redis, in ms. Default 50. */
   commandTimeoutMs?: number;
+  /**
+   * Send the rate-limit checks of one event-loop turn as one script call (default true). Set false when the app
+   * reaches Redis through a proxy that routes each command by its keys (Envoy, twemproxy, a managed Redis without
+   * the cluster API): a batch holds many callers' keys. A Redis Cluster client never batches.
+   */
+  batchScriptCalls?: boolean;
 }
 
 export interface StreamOptions {

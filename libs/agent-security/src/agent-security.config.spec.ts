@@ -16,6 +16,7 @@ describe('resolveAgentSecurityConfig', () => {
     expect([...config.tiers.keys()]).toEqual(['free', 'pro', 'enterprise']);
     expect(config.tiers.get('pro')).toEqual({ limit: 200, windowMs: 3_600_000 });
     expect(config.throttling.onStoreError).toBe('fallback');
+    expect(config.throttling.batchScriptCalls).toBe(true);
   });
 
   it.each<[string, Partial<AgentSecurityOptions>, RegExp]>([
@@ -33,6 +34,7 @@ describe('resolveAgentSecurityConfig', () => {
     ['a tier named anonymous', { tiers: { anonymous: { limit: 5, windowMs: 1000 } } }, /"tiers.anonymous"/],
     ['an undefined default tier', { defaultTier: 'gold' }, /"defaultTier": names tier "gold"/],
     ['an unknown store-error policy', { throttling: { onStoreError: 'ignore' as never } }, /"throttling.onStoreError"/],
+    ['a batchScriptCalls that is not a boolean', { throttling: { batchScriptCalls: 'no' as never } }, /"throttling.batchScriptCalls": must be true or false/],
     ['* with credentials', { cors: { origins: '*', credentials: true } }, /"cors.origins": "\*" cannot be combined with credentials/],
     ['an empty log path', { logging: { destination: '' } }, /"logging.destination": must be a file path, a file descriptor, or a stream/],
     ['a fractional file descriptor', { logging: { destination: 1.5 } }, /"logging.destination"/],

@@ -35,6 +35,7 @@ export interface AgentSecurityConfig {
     readonly keyPrefix: string;
     readonly onStoreError: StoreErrorPolicy;
     readonly commandTimeoutMs: number;
+    readonly batchScriptCalls: boolean;
   };
   readonly streams: { readonly leaseMs: number };
   readonly logging: LoggingOptions | false;
@@ -146,6 +147,8 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   if (!STORE_ERROR_POLICIES.has(onStoreError)) fail('throttling.onStoreError', `must be one of fallback, allow, deny; got ${JSON.stringify(onStoreError)}`);
   const commandTimeoutMs = throttling.commandTimeoutMs ?? 50;
   if (!isNonNegativeInteger(commandTimeoutMs) || commandTimeoutMs === 0) fail('throttling.commandTimeoutMs', 'must be a whole number of milliseconds > 0');
+  const batchScriptCalls = throttling.batchScriptCalls ?? true;
+  if (typeof batchScriptCalls !== 'boolean') fail('throttling.batchScriptCalls', `must be true or false, got ${JSON.stringify(batchScriptCalls)}`);
   const keyPrefix = throttling.keyPrefix ?? 'agent-security:rl';
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) fail('throttling.keyPrefix', 'must be a string without { or } (the module adds the Redis Cluster hash tag itself)');
 
@@ -179,7 +182,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
     defaultTier,
     anonymous,
     redis: options.redis,
-    throttling: Object.freeze({ keyPrefix, onStoreError, commandTimeoutMs }),
+    throttling: Object.freeze({ keyPrefix, onStoreError, commandTimeoutMs, batchScriptCalls }),
     streams: Object.freeze({ leaseMs }),
     logging: options.logging ?? {},
     cors,

@@ -12,7 +12,8 @@ export { TokenVerifier } from './auth/token-verifier.js';
 export { MISSING_TOKEN_MESSAGE, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE } from './auth/auth.constants.js';
 
 export { TierThrottlerGuard } from './throttling/tier-throttler.guard.js';
-export { RedisThrottlerStorage } from './throttling/redis-throttler.storage.js';
+export { RedisThrottlerStorage, type RedisThrottlerStorageOptions } from './throttling/redis-throttler.storage.js';
+export { InvalidWindowRuleError } from './throttling/invalid-window-rule.error.js';
 export { MemoryThrottlerStorage, type MemoryThrottlerStorageOptions } from './throttling/memory-throttler.storage.js';
 export type { SlidingWindowStore, WindowRule, WindowState, ConsumeResult } from './throttling/sliding-window.interface.js';
 export { RateLimitExceededException, type RateLimitExceededBody } from './throttling/rate-limit.exception.js';

@@ -1,5 +1,6 @@
 import { Logger, ServiceUnavailableException } from '@nestjs/common';
 import type { StoreErrorPolicy } from '../agent-security-options.interface.js';
+import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
 
 export type StoreState = 'up' | 'down';
@@ -45,6 +46,8 @@ export class FailoverStore implements SlidingWindowStore {
         return result;
       },
       (error: unknown) => {
+        // The request's own fault, not Redis's: no other request is affected, and no policy applies.
+        if (error instanceof InvalidWindowRuleError) throw error;
         if (this.state === 'up') {
           this.state = 'down';
           this.nextProbeAt = Date.now() + this.probeIntervalMs;

@@ -2,6 +2,9 @@ import { Redis } from 'ioredis';
 import { startRedis, type RedisProcess } from '../../../../test/support/redis-server';
 import { resolveAgentSecurityConfig } from '../agent-security.config';
 import { RedisConnection } from './redis-connection';
+import { FailoverStore } from './failover.store';
+import { InvalidWindowRuleError } from './invalid-window-rule.error';
+import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 import { describeSlidingWindowContract } from './sliding-window.contract';
 
@@ -250,6 +253,51 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     } finally {
       admin.disconnect();
     }
+  });
+
+  it('makes each request a script call of its own with batch: false (for a proxy that routes by key)', async () => {
+    const unbatched = new RedisThrottlerStorage(client, { batch: false });
+    const admin = new Redis(redis.url);
+    try {
+      const before = commandCalls(await admin.info('commandstats'));
+      const results = await Promise.all(Array.from({ length: 20 }, () => unbatched.consume([{ key: 'solo:{s}', limit: 15, windowMs: 60_000 }])));
+      const after = commandCalls(await admin.info('commandstats'));
+      expect((after.get('evalsha') ?? 0) - (before.get('evalsha') ?? 0)).toBe(20);
+      expect(results.map((result) => result.windows[0].totalHits)).toEqual([...Array.from({ length: 15 }, (_, i) => i + 1), 15, 15, 15, 15, 15]);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  it('refuses a window it cannot count before sending anything, and the requests sharing its turn are answered', async () => {
+    const good = [{ key: 'bad:{v}', limit: 5, windowMs: 60_000 }];
+    const outcomes = await Promise.allSettled([
+      store.consume(good),
+      store.consume([{ key: 'bad:{v}', limit: 5, windowMs: Number.NaN }]),
+      store.consume([{ key: 'bad:{v}', limit: Infinity, windowMs: 1000 }]),
+      store.consume(good),
+    ]);
+    expect(outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.windows[0].totalHits : (outcome.reason as Error).name))).toEqual([
+      1,
+      'InvalidWindowRuleError',
+      'InvalidWindowRuleError',
+      2,
+    ]);
+    expect(await client.zcard('bad:{v}')).toBe(2);
+  });
+
+  it('passes such a refusal on through FailoverStore, which does not take Redis for down', async () => {
+    const failover = new FailoverStore(store, new MemoryThrottlerStorage(), 'fallback');
+    await expect(failover.consume([{ key: 'bad:{x}', limit: 5, windowMs: -1 }])).rejects.toBeInstanceOf(InvalidWindowRuleError);
+    expect(failover.status.state).toBe('up');
+    expect((await failover.consume([{ key: 'bad:{x}', limit: 5, windowMs: 1000 }])).windows[0].totalHits).toBe(1);
+  });
+
+  it('counts a window of a fractional length, rounded up to a whole millisecond', async () => {
+    const result = await store.consume([{ key: 'frac:{w}', limit: 5, windowMs: 1500.5 }]);
+    expect(result.allowed).toBe(true);
+    expect(result.windows[0].resetMs).toBeLessThanOrEqual(1501);
+    expect(await client.pttl('frac:{w}')).toBeGreaterThan(1400);
   });
 
   /** Timers alive in the process now (Node's own count of active Timeout resources). */

@@ -2,17 +2,21 @@ import type { OnApplicationShutdown } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { createHash, randomBytes } from 'crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
 import { ScriptCall, ScriptCallDeadlines } from './script-call.js';
 import { toThrottlerRecord, type ThrottlerStorageRecord } from './throttler-record.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule, WindowState } from './sliding-window.interface.js';
 import { SLIDING_WINDOW_SCRIPT } from './sliding-window.script.js';
 
-/** The script registered on a Cluster by `defineCommand` (its Buffer-reply form): called by SHA, re-sent only after a NOSCRIPT. */
-interface WithSlidingWindow {
-  agentSecuritySlidingWindowBuffer(numKeys: number, ...args: Array<string | number>): Promise<Buffer>;
-}
-
 const SCRIPT_SHA = createHash('sha1').update(SLIDING_WINDOW_SCRIPT).digest('hex');
+
+/**
+ * The script's command on a Cluster client (`defineCommand`: called by SHA, re-sent only after a NOSCRIPT). Named for
+ * this script's version, so that two versions of the library sharing one client each call their own.
+ */
+const CLUSTER_COMMAND = `agentSecuritySlidingWindow_${SCRIPT_SHA.slice(0, 12)}`;
+/** ioredis's form of it that answers a Buffer. */
+type ClusterCall = (numKeys: number, ...args: Array<string | number>) => Promise<Buffer>;
 
 /**
  * Requests per script call at most: Redis runs a script to its end before it serves anyone else, so a batch is
@@ -39,6 +43,16 @@ class Batch {
   }
 }
 
+export interface RedisThrottlerStorageOptions {
+  /**
+   * Send the requests of one event-loop turn as one script call (default true). A batch holds the keys of many
+   * callers, in many hash slots: set it to false when a standalone client talks to a proxy that routes each command
+   * by its keys (Envoy, twemproxy, a managed Redis without the cluster API), so that each request is a call of its
+   * own. An ioredis `Cluster` client never batches: ioredis routes each request to its slot's node.
+   */
+  batch?: boolean;
+}
+
 /**
  * Exact sliding-window storage on Redis: one sorted set per window, one script call per batch of requests (at
  * most one per request). Usable on its own in a plain `ThrottlerModule` (`storage: new RedisThrottlerStorage(redis)`).
@@ -53,8 +67,10 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
   /** Options of every script call: the client's key prefix, if it has one. */
   private readonly callOptions: { keyPrefix?: string };
   private readonly deadlines = new ScriptCallDeadlines();
-  /** The Cluster client, when it is one (decided once, not on every call). */
-  private readonly cluster: (Cluster & WithSlidingWindow) | undefined;
+  /** The script's command on the Cluster client, when it is one (decided once, not on every call). */
+  private readonly clusterCall: ClusterCall | undefined;
+  /** Requests per script call at most: 1 when batching is off. */
+  private readonly maxBatch: number;
   /** The batch still taking requests, sent at setImmediate (or when full). */
   private batch: Batch | undefined;
   private readonly sendOpenBatch = () => {
@@ -64,7 +80,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
     batch.settle(this.send(batch));
   };
 
-  constructor(redis: Redis | Cluster | string | RedisOptions) {
+  constructor(redis: Redis | Cluster | string | RedisOptions, options: RedisThrottlerStorageOptions = {}) {
+    this.maxBatch = options.batch === false ? 1 : MAX_BATCH;
     if (redis instanceof Redis || redis instanceof Cluster) {
       this.client = redis;
       this.owned = false;
@@ -76,33 +93,37 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
     if (client instanceof Redis) {
       const keyPrefix = client.options.keyPrefix;
       this.callOptions = keyPrefix ? { keyPrefix } : {};
-      this.cluster = undefined;
+      this.clusterCall = undefined;
     } else {
       this.callOptions = {};
-      this.cluster = client as Cluster & WithSlidingWindow;
-      if (typeof (client as Cluster & Partial<WithSlidingWindow>).agentSecuritySlidingWindowBuffer !== 'function') {
-        client.defineCommand('agentSecuritySlidingWindow', { lua: SLIDING_WINDOW_SCRIPT });
-      }
+      const commands = client as unknown as Record<string, ClusterCall | undefined>;
+      if (typeof commands[`${CLUSTER_COMMAND}Buffer`] !== 'function') client.defineCommand(CLUSTER_COMMAND, { lua: SLIDING_WINDOW_SCRIPT });
+      this.clusterCall = commands[`${CLUSTER_COMMAND}Buffer`]!.bind(client);
     }
   }
 
   async consume(rules: readonly WindowRule[]): Promise<ConsumeResult> {
     const n = rules.length;
+    // Checked before anything joins a batch: a value the script cannot count would fail every request in its call.
+    for (let i = 0; i < n; i++) {
+      const { limit, windowMs } = rules[i];
+      if (!(limit >= 0 && limit < Infinity && windowMs >= 1 && windowMs < Infinity)) throw new InvalidWindowRuleError(rules[i]);
+    }
     const member = `${this.instanceId}:${++this.sequence}`;
     let reply: Buffer;
     let at = 0;
-    if (this.cluster !== undefined) {
+    if (this.clusterCall !== undefined) {
       // Each call to its own slot's node, routed by ioredis: a batch of one.
       const args: Array<string | number> = [n];
       for (let i = 0; i < n; i++) args.push(rules[i].key);
       args.push(n, member);
-      for (let i = 0; i < n; i++) args.push(rules[i].limit, rules[i].windowMs);
-      reply = await this.cluster.agentSecuritySlidingWindowBuffer(...(args as [number, ...string[]]));
+      for (let i = 0; i < n; i++) args.push(rules[i].limit, Math.ceil(rules[i].windowMs));
+      reply = await this.clusterCall(...(args as [number, ...string[]]));
     } else {
       let batch = this.batch;
       if (batch === undefined) {
         batch = this.batch = new Batch();
-        setImmediate(this.sendOpenBatch);
+        if (this.maxBatch > 1) setImmediate(this.sendOpenBatch);
       }
       const { keys, argv } = batch;
       at = batch.replyBytes;
@@ -110,9 +131,10 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
       argv.push(n, member);
       for (let i = 0; i < n; i++) {
         keys.push(rules[i].key);
-        argv.push(rules[i].limit, rules[i].windowMs);
+        // PEXPIRE takes whole milliseconds.
+        argv.push(rules[i].limit, Math.ceil(rules[i].windowMs));
       }
-      if (++batch.size === MAX_BATCH) this.sendOpenBatch();
+      if (++batch.size === this.maxBatch) this.sendOpenBatch();
       reply = await batch.reply;
     }
     const blockedBy = reply.readDoubleLE(at);
@@ -158,6 +180,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // Requests of this turn go out before QUIT, not after it.
+    this.sendOpenBatch();
     if (!this.owned) return;
     try {
       await this.client.quit();

@@ -4,7 +4,8 @@
  * last slot (the seed's pipeline counted before adding and let them). The requests of one event-loop turn share
  * a call: Redis's cost of running a script at all (setting up KEYS and ARGV, entering Lua, about two thirds of a
  * one-request call in bench/redis-instructions.mjs) and the client's cost of a command are paid once for them.
- * Inside, the requests run one after another, in arrival order, exactly as separate calls would.
+ * Inside, the requests run one after another, in arrival order, each as a call of its own would at the same instant
+ * (the batch reads Redis's clock once).
  *
  * KEYS: the windows of every request in the batch, request after request: one sorted set per window, all of one
  * request in one hash slot (the caller's `{...}` tag) for Redis Cluster.

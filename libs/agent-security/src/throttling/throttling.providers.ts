@@ -21,7 +21,8 @@ export const throttlingProviders: Provider[] = [
     useFactory: (config: AgentSecurityConfig, connection: RedisConnection): SlidingWindowStore => {
       const memory = new MemoryThrottlerStorage();
       if (connection.client === undefined) return memory;
-      return new FailoverStore(new RedisThrottlerStorage(connection.client), memory, config.throttling.onStoreError);
+      const redis = new RedisThrottlerStorage(connection.client, { batch: config.throttling.batchScriptCalls });
+      return new FailoverStore(redis, memory, config.throttling.onStoreError);
     },
   },
   {
