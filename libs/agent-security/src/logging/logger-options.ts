@@ -53,7 +53,9 @@ export function createRootLogger(config: AgentSecurityConfig, destination = logD
     level: logging.level ?? 'info',
     redact: { paths: [...DEFAULT_REDACT_PATHS, ...(logging.redact ?? [])], censor: REDACTED },
     ...logging.pino,
-    mixin: userMixin ? (object, level, logger) => ({ ...requestContextMixin(), ...userMixin(object, level, logger) }) : requestContextMixin,
+    mixin: userMixin
+      ? (object, level, logger) => ({ ...requestContextMixin(object, level, logger), ...userMixin(object, level, logger) })
+      : requestContextMixin,
     // A user's strategy gets an object of its own to merge into, as pino would give it.
     mixinMergeStrategy: userMerge ? (line, context) => userMerge(line, context === NO_CONTEXT ? {} : context) : mergeRequestContext,
   };

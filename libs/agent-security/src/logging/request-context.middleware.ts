@@ -7,7 +7,7 @@ import { CorsMiddleware } from '../cors/cors.middleware.js';
 import { AGENT_SECURITY_LOGGER } from './logging.constants.js';
 import { assignRequestId, trustsIncomingRequestId } from './request-id.js';
 import { completionLog, loggerParams, requestLoggerBinding, type RequestMiddleware } from './logger-options.js';
-import { currentRequest, REQUEST_START as START, startRequestLog } from './request-logger.js';
+import { REQUEST_START as START, startRequestLog } from './request-logger.js';
 
 const WRITE_HEAD = Symbol('agent-security:writeHead');
 type TimedResponse = ServerResponse & { [START]?: number; [WRITE_HEAD]?: ServerResponse['writeHead'] };
@@ -65,7 +65,7 @@ export class RequestContextMiddleware implements NestMiddleware {
       assignRequestId(request, response, trustIncoming);
       if (root === undefined) return rest === undefined ? next() : rest(request, response, next);
       startRequestLog(root, completion!, request, response);
-      currentRequest.run(request, rest!, request, response, next);
+      rest!(request, response, next);
     };
   }
 

@@ -1,7 +1,7 @@
 import { Writable } from 'stream';
 import { createRootLogger } from './logger-options';
 import type { IncomingMessage } from 'http';
-import { currentRequest } from './request-logger';
+import { requestLogger } from './request-logger';
 import { resolveAgentSecurityConfig } from '../agent-security.config';
 
 describe('the root logger', () => {
@@ -17,17 +17,19 @@ describe('the root logger', () => {
     return { logger: createRootLogger(config)!, lines };
   }
 
-  it('tags lines with the request id inside a request, and logs outside one, again and again', async () => {
+  it("tags the request logger's lines with the request id, and logs outside a request, again and again", async () => {
     const { logger, lines } = capture();
     logger.info('outside');
     logger.info({ extra: 1 }, 'outside again');
     const request = { id: 'req-1' } as unknown as IncomingMessage;
-    currentRequest.run(request, () => logger.info({ extra: 2 }, 'inside'));
+    const log = requestLogger(logger, request);
+    log.info({ extra: 2 }, 'inside');
     Object.assign(request, { route: { path: '/agent/chat' }, principal: { userId: 'alice', tier: 'pro' } });
-    currentRequest.run(request, () => logger.info('inside, caller known'));
+    // A child made inside the request (PinoLogger.assign() makes one) still knows it.
+    log.child({ agentRun: 'run-1' }).info('inside, caller known');
     logger.info({ requestId: 'explicit' }, 'explicit id');
     await new Promise((resolve) => setImmediate(resolve));
-    expect(lines[3]).toMatchObject({ route: '/agent/chat', userId: 'alice', tier: 'pro' });
+    expect(lines[3]).toMatchObject({ route: '/agent/chat', userId: 'alice', tier: 'pro', agentRun: 'run-1' });
     expect(lines.map(({ msg, requestId }) => ({ msg, requestId }))).toEqual([
       { msg: 'outside', requestId: undefined },
       { msg: 'outside again', requestId: undefined },

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'async_hooks';
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { Logger } from 'pino';
 import { redactQueryToken } from '../auth/query-token.js';
@@ -17,23 +16,29 @@ type LoggedResponse = ServerResponse & { req: Request; err?: unknown; [REQUEST_S
 
 const COMPLETION = Symbol('agent-security:completion');
 
+/** On a request's logger: the request it was made for. */
+const REQUEST = Symbol('agent-security:request');
+type RequestLogger = Logger & { [REQUEST]?: Request };
+
 /**
- * The request being handled. Lines logged while handling it get its id, and once known its route and
- * caller, through the root logger's mixin: nothing is built per request (a pino child logger per
- * request, as pino-http makes, serializes its bindings every time, whether or not anything is logged).
+ * The request's logger (`req.log`, and what nestjs-pino binds to the request's async context for `Logger` and
+ * `PinoLogger`): the root logger itself, seen through an object that knows its request. Nothing is serialized per
+ * request (a pino child logger per request, as pino-http makes, serializes its bindings every time, whether or not
+ * anything is logged), and no async context of the module's own is entered: the mixin reads the request off the
+ * logger pino hands it, so a line gets the request id, and once known the route and caller, at the time it is logged.
  */
-export const currentRequest = new AsyncLocalStorage<IncomingMessage>();
+export function requestLogger(root: Logger, request: IncomingMessage): Logger {
+  const log = Object.create(root) as RequestLogger;
+  log[REQUEST] = request as Request;
+  return log;
+}
 
 /** What the mixin returns when it has nothing to add; `mergeRequestContext` then leaves the line as it is. */
 export const NO_CONTEXT: object = Object.freeze({});
 
-// Set while the completion line is written: it carries the request's fields itself.
-let writingCompletionLine = false;
-
 // A fresh object when there is something to add: pino merges the line's fields into what the mixin returns.
-export function requestContextMixin(): object {
-  if (writingCompletionLine) return NO_CONTEXT;
-  const request = currentRequest.getStore() as Request | undefined;
+export function requestContextMixin(_line: object, _level: number, logger: Logger): object {
+  const request = (logger as RequestLogger)[REQUEST];
   if (request === undefined) return NO_CONTEXT;
   const principal = request.principal;
   const route = request.route?.path;
@@ -69,23 +74,20 @@ function onResponseClose(this: LoggedResponse): void {
     ip: request.ip ?? request.socket.remoteAddress,
     aborted: this.writableFinished ? undefined : true,
   };
-  writingCompletionLine = true;
   try {
     this[COMPLETION]!.write(fields, this.err);
   } catch {
     // A log line that cannot be written (a user's serializer or mixin that throws) must not take the process down.
-  } finally {
-    writingCompletionLine = false;
   }
 }
 
 /**
- * Gives the request its logger (`req.log`; lines carry the request id while `currentRequest` runs) and
- * schedules its completion line on `completion`, whose logger has not the root's redaction: the line is
- * built from fixed fields that hold no header or token.
+ * Gives the request its logger (`req.log`) and schedules its completion line on `completion`, whose logger has not
+ * the root's redaction (the line is built from fixed fields that hold no header or token) and, being no request's
+ * logger, gets nothing from the mixin: the line carries the request's fields itself.
  */
 export function startRequestLog(root: Logger, completion: CompletionLog, request: IncomingMessage, response: ServerResponse): void {
-  (request as Request).log = root;
+  (request as Request).log = requestLogger(root, request);
   (response as LoggedResponse)[COMPLETION] = completion;
   response.on('close', onResponseClose);
 }
