@@ -157,6 +157,13 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     expect(await client.zcard('mixed:{m}:route')).toBe(2);
   });
 
+  it('writes keys of any bytes as they are: multi-byte characters, CR and LF', async () => {
+    const keys = ['utf8:{ünïcødé-用户}', 'crlf:{a\r\nb}'];
+    const results = await Promise.all(keys.map((key) => store.consume([{ key, limit: 5, windowMs: 60_000 }])));
+    expect(results.map((result) => result.windows[0].totalHits)).toEqual([1, 1]);
+    for (const key of keys) expect(await client.zcard(key)).toBe(1);
+  });
+
   it("applies the client's keyPrefix to its keys, as ioredis commands do", async () => {
     const prefixed = new Redis(redis.url, { keyPrefix: 'tenant-a:' });
     try {

@@ -3,7 +3,7 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import { createHash, randomBytes } from 'crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
-import { ScriptCall, ScriptCallDeadlines } from './script-call.js';
+import { bulkAscii, bulkString, ScriptCall, ScriptCallDeadlines } from './script-call.js';
 import { toThrottlerRecord, type ThrottlerStorageRecord } from './throttler-record.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule, WindowState } from './sliding-window.interface.js';
 import { SLIDING_WINDOW_SCRIPT } from './sliding-window.script.js';
@@ -24,11 +24,20 @@ type ClusterCall = (numKeys: number, ...args: Array<string | number>) => Promise
  */
 const MAX_BATCH = 128;
 
+/** The first arguments of the two ways to call the script, in RESP. */
+const EVALSHA = `$7\r\nevalsha\r\n${bulkAscii(SCRIPT_SHA)}`;
+const EVAL = `$4\r\neval\r\n${bulkString(SLIDING_WINDOW_SCRIPT)}`;
+/** A request's number of windows as an argument; 1 or 2 from the tier guard. */
+const WINDOW_COUNTS = Array.from({ length: 10 }, (_, n) => bulkAscii(String(n)));
+
 /** The requests of one event-loop turn, sent as one script call. */
 class Batch {
-  readonly keys: string[] = [];
-  /** Per request: number of windows, member, then limit and window per window (the script's ARGV). */
-  readonly argv: Array<string | number> = [];
+  /** The script's KEYS so far, in RESP: the windows of every request, request after request. */
+  keys = '';
+  keyCount = 0;
+  /** Its ARGV so far, in RESP, per request: number of windows, member, then limit and window per window. */
+  argv = '';
+  argCount = 0;
   size = 0;
   /** Bytes of the reply taken by the requests so far: 8 × (1 + 2n) each. */
   replyBytes = 0;
@@ -64,8 +73,10 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
   // Unique per process and per request: members never collide, even for the same microsecond on two instances.
   private readonly instanceId = randomBytes(6).toString('base64url');
   private sequence = 0;
-  /** Options of every script call: the client's key prefix, if it has one. */
-  private readonly callOptions: { keyPrefix?: string };
+  /** The client's key prefix, put before every key as ioredis's own commands do. */
+  private readonly keyPrefix: string;
+  /** Per window length: its limit and window as the script's arguments, in RESP (built again only when the limit changes). */
+  private readonly windowArgs = new Map<number, { limit: number; resp: string }>();
   private readonly deadlines = new ScriptCallDeadlines();
   /** The script's command on the Cluster client, when it is one (decided once, not on every call). */
   private readonly clusterCall: ClusterCall | undefined;
@@ -91,11 +102,10 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
     }
     const client = this.client;
     if (client instanceof Redis) {
-      const keyPrefix = client.options.keyPrefix;
-      this.callOptions = keyPrefix ? { keyPrefix } : {};
+      this.keyPrefix = String(client.options.keyPrefix ?? '');
       this.clusterCall = undefined;
     } else {
-      this.callOptions = {};
+      this.keyPrefix = '';
       const commands = client as unknown as Record<string, ClusterCall | undefined>;
       if (typeof commands[`${CLUSTER_COMMAND}Buffer`] !== 'function') client.defineCommand(CLUSTER_COMMAND, { lua: SLIDING_WINDOW_SCRIPT });
       this.clusterCall = commands[`${CLUSTER_COMMAND}Buffer`]!.bind(client);
@@ -125,15 +135,19 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
         batch = this.batch = new Batch();
         if (this.maxBatch > 1) setImmediate(this.sendOpenBatch);
       }
-      const { keys, argv } = batch;
       at = batch.replyBytes;
       batch.replyBytes += 8 + 16 * n;
-      argv.push(n, member);
+      let keys = batch.keys;
+      let argv = batch.argv + (n < WINDOW_COUNTS.length ? WINDOW_COUNTS[n] : bulkAscii(String(n))) + bulkAscii(member);
       for (let i = 0; i < n; i++) {
-        keys.push(rules[i].key);
-        // PEXPIRE takes whole milliseconds.
-        argv.push(rules[i].limit, Math.ceil(rules[i].windowMs));
+        const rule = rules[i];
+        keys += bulkString(this.keyPrefix === '' ? rule.key : this.keyPrefix + rule.key);
+        argv += this.windowArguments(rule.limit, rule.windowMs);
       }
+      batch.keys = keys;
+      batch.argv = argv;
+      batch.keyCount += n;
+      batch.argCount += 2 + 2 * n;
       if (++batch.size === this.maxBatch) this.sendOpenBatch();
       reply = await batch.reply;
     }
@@ -153,22 +167,33 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
    * Under fake timers that fake setImmediate, the call waits for them to advance.
    */
   private async send(batch: Batch): Promise<Buffer> {
-    const keys = batch.keys;
-    const args: Array<string | number> = [SCRIPT_SHA, keys.length, ...keys, ...batch.argv];
+    // EVALSHA sha numkeys key... arg...: the script's KEYS and ARGV after three arguments of the call's own.
+    const rest = `${bulkAscii(String(batch.keyCount))}${batch.keys}${batch.argv}`;
+    const head = `*${3 + batch.keyCount + batch.argCount}\r\n`;
     try {
-      return await this.call('evalsha', args);
+      return await this.call('evalsha', head + EVALSHA + rest);
     } catch (error) {
       // A Redis restarted, failed over or flushed has lost the script; NOSCRIPT means it did not run, so send it whole once.
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      args[0] = SLIDING_WINDOW_SCRIPT;
-      return this.call('eval', args);
+      return this.call('eval', head + EVAL + rest);
     }
   }
 
-  private call(command: 'evalsha' | 'eval', args: Array<string | number>): Promise<Buffer> {
-    const call = new ScriptCall(command, args, this.callOptions, this.deadlines);
+  private call(command: 'evalsha' | 'eval', resp: string): Promise<Buffer> {
+    const call = new ScriptCall(command, resp, this.deadlines);
     (this.client as Redis).sendCommand(call);
     return call.promise as Promise<Buffer>;
+  }
+
+  /** A window's limit and length (in whole milliseconds, as PEXPIRE takes them) as the script's two arguments. */
+  private windowArguments(limit: number, windowMs: number): string {
+    const known = this.windowArgs.get(windowMs);
+    if (known !== undefined && known.limit === limit) return known.resp;
+    const resp = bulkAscii(String(limit)) + bulkAscii(String(Math.ceil(windowMs)));
+    // Tiers and routes give a handful of distinct windows; a resolver that made a new one per request must not grow this.
+    if (this.windowArgs.size >= 256) this.windowArgs.clear();
+    this.windowArgs.set(windowMs, { limit, resp });
+    return resp;
   }
 
   /**

@@ -74,21 +74,39 @@ export class ScriptCallDeadlines {
 }
 
 /**
- * One call of the sliding-window script. ioredis asks the command to time itself (`setTimeout(commandTimeout)`)
- * when the client has a `commandTimeout`; this one hands that to its storage's deadline queue, with the same
- * error when it expires. Without `commandTimeout` nothing is timed, as with any ioredis command.
+ * One call of the sliding-window script, written as the storage built it. ioredis would take the arguments one by
+ * one, turn each number into a string, measure each one's UTF-8 length and join them with their length prefixes: for
+ * a batch, 5 or more arguments per request (most of the app's work for the call in bench/app-instructions.mjs). The
+ * storage writes the RESP text itself, per request as it comes, with the parts that repeat (a window's limit and
+ * length) built once. ioredis asks the command to time itself (`setTimeout(commandTimeout)`) when the client has a
+ * `commandTimeout`; this one hands that to its storage's deadline queue, with the same error when it expires.
+ * Without `commandTimeout` nothing is timed, as with any ioredis command.
  */
 export class ScriptCall extends Command {
   constructor(
     name: 'evalsha' | 'eval',
-    args: Array<string | number>,
-    options: { keyPrefix?: string },
+    /** The whole command in RESP, name and arguments. */
+    private readonly resp: string,
     private readonly deadlines: ScriptCallDeadlines,
   ) {
-    super(name, args, options);
+    super(name, []);
+  }
+
+  override toWritable(): string {
+    return this.resp;
   }
 
   override setTimeout(ms: number): void {
     this.deadlines.add(this, ms);
   }
+}
+
+/** A string as a RESP bulk string. */
+export function bulkString(value: string): string {
+  return `$${Buffer.byteLength(value)}\r\n${value}\r\n`;
+}
+
+/** An ASCII string (a number, an id) as a RESP bulk string: its length is its byte count. */
+export function bulkAscii(value: string): string {
+  return `$${value.length}\r\n${value}\r\n`;
 }
