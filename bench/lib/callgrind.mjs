@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The wrapper a process runs under: counts nothing until `instrumentation(pid, 'on')`; dumps go to `dir`. */
+/** The wrapper a process runs under: counts nothing until `callgrindControl(pid, '--instr=on')`; dumps go to `dir`. */
 export function callgrindWrapper(dir, ...options) {
   return ['valgrind', '--tool=callgrind', '--instr-atstart=no', ...options, `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`];
 }

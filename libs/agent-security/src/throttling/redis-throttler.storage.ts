@@ -138,7 +138,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
       at = batch.replyBytes;
       batch.replyBytes += 8 + 16 * n;
       let keys = batch.keys;
-      let argv = batch.argv + (n < WINDOW_COUNTS.length ? WINDOW_COUNTS[n] : bulkAscii(String(n))) + bulkAscii(member);
+      let argv = batch.argv + (WINDOW_COUNTS[n] ?? bulkAscii(String(n))) + bulkAscii(member);
       for (let i = 0; i < n; i++) {
         const rule = rules[i];
         keys += bulkString(this.keyPrefix === '' ? rule.key : this.keyPrefix + rule.key);
