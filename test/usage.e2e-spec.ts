@@ -170,6 +170,41 @@ describe('LLM token budgets and streams (e2e, demo app on Redis)', () => {
   });
 });
 
+describe('A stream whose client leaves while its slot is being taken (e2e, Redis slowed on purpose)', () => {
+  let redis: RedisProcess;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const env = { REDIS_URL: redis.url, AGENT_SECURITY_TIERS: JSON.stringify(tiers), STREAM_TOKEN_DELAY_MS: '10' };
+    // A command timeout longer than the pause: the slot is taken in Redis, late, not in the fallback store.
+    app = await startDemo({ throttling: { commandTimeoutMs: 5000 } }, env);
+    await app.listen(0, '127.0.0.1');
+  });
+  afterAll(async () => {
+    await app.close();
+    await redis.stop();
+  });
+
+  it('frees the slot at once, so the caller is not refused as if a stream were still open', async () => {
+    const token = signToken({ sub: freshSub(), tier: 'streamer' });
+    redis.pause();
+    const gone = new Promise<void>((resolve) => {
+      const req = get(`${baseUrl(app)}/agent/stream?message=hi`, { headers: bearer(token) }, () => undefined);
+      req.on('error', () => resolve());
+      setTimeout(() => req.destroy(), 150);
+    });
+    await gone;
+    await sleep(100);
+    redis.resume();
+    await sleep(300);
+    // Without the release the lease of the gone client is renewed for as long as the process runs: 429 here.
+    const next = await openStream(app, token, 'hi', 1);
+    expect(next.res.statusCode).toBe(200);
+    await next.done;
+  });
+});
+
 @Controller('seen-url')
 class SeenUrlController {
   @Get()

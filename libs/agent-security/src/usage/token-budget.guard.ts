@@ -63,12 +63,19 @@ export class TokenBudgetGuard implements CanActivate {
       }
     }
 
-    const meter = new UsageMeter();
-    request.usage = meter;
     let release: (() => void) | undefined;
     if (route.stream && tier.maxConcurrentStreams !== undefined) {
       release = await this.takeStreamSlot(principal, tier.maxConcurrentStreams);
     }
+    // A client that left while the budget or the slot was awaited has already had its 'close': a listener added now
+    // would never run, and the slot would be renewed for as long as the process lives. Nothing is run for it either,
+    // since no one would see the answer and its LLM calls would be recorded by no one (its line is already written).
+    if (response.destroyed) {
+      release?.();
+      return false;
+    }
+    const meter = new UsageMeter();
+    request.usage = meter;
     response.once('close', () => {
       release?.();
       if (meter.total > 0) {
