@@ -16,7 +16,7 @@ describe('Tiered sliding-window rate limiting on Redis (e2e, demo app)', () => {
   let redis: RedisProcess;
   let app: INestApplication;
   let client: Redis;
-  const tiers = { free: { limit: 3, windowMs: 2000 }, pro: { limit: 6, windowMs: 2000 }, slow: { limit: 1, windowMs: 10_000 } };
+  const tiers = { free: { limit: 3, windowMs: 2000 }, pro: { limit: 6, windowMs: 2000 }, slow: { limit: 1, windowMs: 10_000 }, closed: { limit: 0, windowMs: 30_000 } };
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -98,6 +98,15 @@ describe('Tiered sliding-window rate limiting on Redis (e2e, demo app)', () => {
     expect(refused.headers['retry-after']).toBe('8');
     expect(refused.body.retryAfter).toBe(8);
     expect(refused.body.window).toBe('10s');
+  });
+
+  it('tells a tier with a limit of 0 to come back after a whole window, not every second', async () => {
+    const { token } = freshUser('closed');
+    const refused = await me(token).expect(429);
+    expect(refused.headers['retry-after']).toBe('30');
+    expect(refused.body).toMatchObject({ limit: 0, window: '30s', retryAfter: 30, tier: 'closed' });
+    expect(refused.headers['x-ratelimit-reset']).toBe('30');
+    expect(refused.headers['ratelimit']).toBe('"closed";r=0;t=30');
   });
 
   it('keeps tiers and callers independent', async () => {

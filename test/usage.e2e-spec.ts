@@ -20,6 +20,7 @@ const tiers = {
   free: { limit: 100, windowMs: 60_000, tokens: { limit: 20, windowMs: 1500 }, maxConcurrentStreams: 1 },
   pro: { limit: 3, windowMs: 60_000, tokens: { limit: 10_000, windowMs: 60_000 }, maxConcurrentStreams: 2 },
   streamer: { limit: 100, windowMs: 60_000, maxConcurrentStreams: 1 },
+  unfunded: { limit: 100, windowMs: 60_000, tokens: { limit: 0, windowMs: 45_000 } },
 };
 
 function baseUrl(app: INestApplication): string {
@@ -103,6 +104,12 @@ describe('LLM token budgets and streams (e2e, demo app on Redis)', () => {
     await sleep(1700);
     const again = await chat(apps[0], token).expect(200);
     expect(again.headers['x-tokenbudget-remaining']).toBe('20');
+  });
+
+  it('tells a caller with a token budget of 0 to come back after a whole window, not every second', async () => {
+    const refused = await chat(apps[0], signToken({ sub: freshSub(), tier: 'unfunded' })).expect(429);
+    expect(refused.headers['retry-after']).toBe('45');
+    expect(refused.body).toMatchObject({ message: 'Token budget exceeded', tokenLimit: 0, retryAfter: 45 });
   });
 
   it('shares the token budget between two instances on one Redis', async () => {

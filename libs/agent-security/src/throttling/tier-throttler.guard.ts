@@ -97,22 +97,24 @@ export class TierThrottlerGuard extends ThrottlerGuard {
 
     const { allowed, blockedBy, windows } = await this.store.consume(rules);
     const caller = windows[0];
-    const callerReset = Math.ceil(caller.resetMs / 1000);
+    const callerReset = resetSeconds(policy, caller.resetMs);
     const callerRemaining = Math.max(0, policy.limit - caller.totalHits);
+    let ownReset = 0;
     if (routePolicy === undefined) {
       setRateLimitHeaders(response, policy, callerRemaining, callerReset);
     } else {
       const own = windows[1];
+      ownReset = resetSeconds(routePolicy, own.resetMs);
       setRateLimitHeaders(response, policy, callerRemaining, callerReset, {
         policy: routePolicy,
         remaining: Math.max(0, routePolicy.limit - own.totalHits),
-        resetSec: Math.ceil(own.resetMs / 1000),
+        resetSec: ownReset,
       });
     }
     if (allowed) return true;
 
     const refused = blockedBy === 1 ? routePolicy! : policy;
-    const retryAfter = Math.max(1, Math.ceil(windows[blockedBy].resetMs / 1000));
+    const retryAfter = Math.max(1, blockedBy === 1 ? ownReset : callerReset);
     response.setHeader('Retry-After', retryAfter);
     throw new RateLimitExceededException(refused.limit, refused.windowMs, retryAfter, principal?.tier ?? ANONYMOUS_TIER);
   }
@@ -121,4 +123,13 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     if (value === undefined) return fallback;
     return typeof value === 'function' ? value(context) : value;
   }
+}
+
+/**
+ * Seconds until a slot frees: when the oldest counted request leaves the window. A window with a limit of 0 counts
+ * nothing and never frees a slot; its caller is told to come back after a whole window (as the stock guard's block
+ * does), not every second.
+ */
+function resetSeconds(policy: RateLimitPolicy, resetMs: number): number {
+  return Math.ceil((policy.limit === 0 ? policy.windowMs : resetMs) / 1000);
 }

@@ -57,7 +57,8 @@ export class TokenBudgetGuard implements CanActivate {
       response.setHeader('X-TokenBudget-Limit', budget.limit);
       response.setHeader('X-TokenBudget-Remaining', budget.remaining);
       if (budget.remaining === 0) {
-        const retryAfter = Math.max(1, Math.ceil(budget.resetMs / 1000));
+        // A budget of 0 never frees: come back after a whole window, not every second.
+        const retryAfter = Math.max(1, Math.ceil((budget.limit === 0 ? budget.windowMs : budget.resetMs) / 1000));
         response.setHeader('Retry-After', retryAfter);
         throw new TokenBudgetExceededException(budget.limit, budget.used, budget.windowMs, retryAfter, principal.tier);
       }
