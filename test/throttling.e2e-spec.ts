@@ -150,6 +150,35 @@ describe('Tiered sliding-window rate limiting on Redis (e2e, demo app)', () => {
   });
 });
 
+describe('Anonymous callers over IPv6', () => {
+  let redis: RedisProcess;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    app = await startDemo({ anonymous: { limit: 3, windowMs: 60_000 } }, { REDIS_URL: redis.url });
+    // The client's address from X-Forwarded-For, as behind a proxy: a test has no other way to send from many addresses.
+    (app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set('trust proxy', true);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  const models = (ip: string) => request(app.getHttpServer()).get('/agent/models').set('X-Forwarded-For', ip);
+
+  it('are counted by their /64, so a host cannot take a fresh budget with each of its addresses', async () => {
+    await models('2001:db8:1:2::1').expect(200);
+    await models('2001:db8:1:2::abcd').expect(200);
+    const third = await models('2001:db8:1:2:ffff:ffff:ffff:fffe').expect(200);
+    expect(third.headers['x-ratelimit-remaining']).toBe('0');
+    await models('2001:db8:1:2::99').expect(429);
+    // Another /64, and IPv4 callers, have budgets of their own.
+    await models('2001:db8:1:3::1').expect(200);
+    await models('192.0.2.7').expect(200);
+  });
+});
+
 describe('Two app instances sharing one Redis', () => {
   let redis: RedisProcess;
   const apps: INestApplication[] = [];

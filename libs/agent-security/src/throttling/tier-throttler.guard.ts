@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
   InjectThrottlerStorage,
+  normalizeIp,
   ThrottlerGuard,
   type ThrottlerModuleOptions,
   type ThrottlerStorage,
@@ -38,7 +39,7 @@ interface RouteThrottling {
  * Spends one request of the caller's tier budget per request, in one store call.
  *
  * The caller is the verified `userId` (the AuthGuard runs first), or the client IP on `@Public()`
- * routes (Express's `trust proxy` decides which IP). One budget per caller across all routes; a
+ * routes (Express's `trust proxy` decides which IP; IPv6 by its /64). One budget per caller across all routes; a
  * route's `@Throttle({ default: { limit, ttl } })` adds a stricter window that is checked in the
  * same atomic call, so a request refused by one window is counted by neither. `@SkipThrottle()` skips.
  */
@@ -83,8 +84,12 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     const response = context.getArgByIndex<ServerResponse>(1);
     const principal = request.principal;
     const policy = principal === undefined ? this.anonymousPolicy : this.tierPolicies.get(principal.tier)!;
+    // An IPv6 client is counted by its /64 (the stock guard's grouping): one host is usually given a whole /64 and
+    // could otherwise take a fresh anonymous budget with every source address.
     const callerKey =
-      principal === undefined ? `${this.ipKeyPrefix}${request.ip ?? 'unknown'}}` : `${this.userKeyPrefix}${principal.userId}}`;
+      principal === undefined
+        ? `${this.ipKeyPrefix}${request.ip === undefined ? 'unknown' : normalizeIp(request.ip, this.ipv6SubnetPrefix)}}`
+        : `${this.userKeyPrefix}${principal.userId}}`;
 
     const rules: WindowRule[] = [{ key: callerKey, limit: policy.limit, windowMs: policy.windowMs }];
     let routePolicy: RateLimitPolicy | undefined;
