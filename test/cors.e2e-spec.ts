@@ -101,6 +101,15 @@ describe('CORS origin forms (e2e)', () => {
     }
   });
 
+  it('matches a pattern with the g flag every time, not every other time', async () => {
+    const app = await appWith({ origins: [/^https:\/\/[a-z]+\.example\.com$/g] });
+    try {
+      for (let i = 0; i < 4; i++) expect(await check(app, 'https://tenant.example.com')).toBe('https://tenant.example.com');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('asks a function', async () => {
     const app = await appWith({ origins: (origin) => origin?.endsWith('.trusted.dev') === true });
     try {

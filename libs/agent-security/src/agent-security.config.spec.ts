@@ -36,6 +36,12 @@ describe('resolveAgentSecurityConfig', () => {
     ['an unknown store-error policy', { throttling: { onStoreError: 'ignore' as never } }, /"throttling.onStoreError"/],
     ['a batchScriptCalls that is not a boolean', { throttling: { batchScriptCalls: 'no' as never } }, /"throttling.batchScriptCalls": must be true or false/],
     ['* with credentials', { cors: { origins: '*', credentials: true } }, /"cors.origins": "\*" cannot be combined with credentials/],
+    ['cors: true', { cors: true as never }, /"cors": expected \{ origins, ... \} or false/],
+    ["Nest's origin key for origins", { cors: { origin: 'https://app.example' } as never }, /"cors.origins": .*the option is "origins", not "origin"/],
+    ['an empty origin list', { cors: { origins: [] } }, /"cors.origins": expected an origin/],
+    ['an origin that is a number', { cors: { origins: [42 as never] } }, /"cors.origins"/],
+    ['methods as a string', { cors: { origins: '*', methods: 'GET' as never } }, /"cors.methods": expected a list of strings/],
+    ['a negative maxAge', { cors: { origins: '*', maxAge: -1 } }, /"cors.maxAge"/],
     ['an empty log path', { logging: { destination: '' } }, /"logging.destination": must be a file path, a file descriptor, or a stream/],
     ['a fractional file descriptor', { logging: { destination: 1.5 } }, /"logging.destination"/],
     ['an object without write()', { logging: { destination: {} as never } }, /"logging.destination"/],
@@ -43,6 +49,14 @@ describe('resolveAgentSecurityConfig', () => {
     ['a path with a pino transport', { logging: { destination: '/tmp/x.log', pino: { transport: { target: 'pino/file' } } } }, /"logging.destination": a path or a file descriptor cannot be combined/],
   ])('refuses %s, naming the option', (_name, options, message) => {
     expect(configWith(options)).toThrow(message);
+  });
+
+  it.each<[string, unknown]>([
+    ['a list of origins and patterns', ['https://app.example', /\.example\.org$/]],
+    ['a predicate', (origin: string) => origin.endsWith('.example')],
+    ['"*"', '*'],
+  ])('accepts %s as cors.origins', (_name, origins) => {
+    expect(configWith({ cors: { origins: origins as never } })).not.toThrow();
   });
 
   it.each<[string, unknown]>([

@@ -127,6 +127,29 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   });
 }
 
+const isStringList = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+/** A CORS mistake would otherwise show only in a browser, as every origin refused. */
+function checkCors(cors: CorsOptions): void {
+  if (typeof cors !== 'object' || cors === null) fail('cors', `expected { origins, ... } or false, got ${JSON.stringify(cors)}`);
+  const { origins } = cors;
+  if (typeof origins !== 'function') {
+    const list: unknown[] = Array.isArray(origins) ? origins : [origins];
+    if (origins === undefined || list.length === 0 || !list.every((o) => (typeof o === 'string' && o !== '') || o instanceof RegExp)) {
+      const hint = 'origin' in cors ? ' (the option is "origins", not "origin")' : '';
+      fail('cors.origins', `expected an origin, a RegExp, "*", a list of them, or a predicate${hint}; got ${JSON.stringify(origins)}`);
+    }
+    if (cors.credentials && list.includes('*')) {
+      fail('cors.origins', '"*" cannot be combined with credentials: true (browsers reject that answer); list the allowed origins');
+    }
+  }
+  if (cors.credentials !== undefined && typeof cors.credentials !== 'boolean') fail('cors.credentials', 'must be true or false');
+  for (const name of ['methods', 'allowedHeaders', 'exposedHeaders'] as const) {
+    if (cors[name] !== undefined && !isStringList(cors[name])) fail(`cors.${name}`, `expected a list of strings, got ${JSON.stringify(cors[name])}`);
+  }
+  if (cors.maxAge !== undefined && !isNonNegativeInteger(cors.maxAge)) fail('cors.maxAge', 'must be a whole number of seconds >= 0');
+}
+
 /** Validates the options once, at start-up, so a mistake never surfaces as a 500 on the first request. */
 export function resolveAgentSecurityConfig(options: AgentSecurityOptions): AgentSecurityConfig {
   if (typeof options !== 'object' || options === null) fail('options', 'AgentSecurityModule.forRoot() needs an options object');
@@ -156,12 +179,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   if (!isNonNegativeInteger(leaseMs) || leaseMs < 100) fail('streams.leaseMs', 'must be a whole number of milliseconds >= 100');
 
   const cors = options.cors ?? false;
-  if (cors) {
-    const origins = ([] as unknown[]).concat(cors.origins);
-    if (cors.credentials && origins.includes('*')) {
-      fail('cors.origins', '"*" cannot be combined with credentials: true (browsers reject that answer); list the allowed origins');
-    }
-  }
+  if (cors !== false) checkCors(cors);
 
   const destination = options.logging ? options.logging.destination : undefined;
   if (
