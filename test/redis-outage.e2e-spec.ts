@@ -1,7 +1,7 @@
 import { Logger, type INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import type { StoreErrorPolicy } from '@agent-security/core';
+import { AGENT_SECURITY_STORE, type SlidingWindowStore, type StoreErrorPolicy } from '@agent-security/core';
 import { bearer, signToken, startDemo } from './support/demo-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
 
@@ -123,5 +123,16 @@ describe('Redis outages', () => {
     const ready = await request(app.getHttpServer()).get('/health/ready').expect(200);
     expect(ready.body).toEqual({ status: 'ok', rateLimitStore: { status: 'up', store: 'redis', policy: 'fallback', enforcedBy: 'redis' } });
     expect(log.mock.calls.filter(([message]) => String(message).includes('Redis is back'))).toHaveLength(1);
+  });
+
+  it('sends the requests of the turn the app is closed in before it closes the connection, not after', async () => {
+    const closing = await demoOn(redis, 'deny');
+    const store = closing.get<SlidingWindowStore>(AGENT_SECURITY_STORE);
+    const rule = { key: `closing-${process.pid}:{c}`, limit: 5, windowMs: 60_000 };
+    await store.consume([rule]); // Redis has the script: nothing is left to re-send after a NOSCRIPT
+    const pending = store.consume([rule]);
+    await closing.close();
+    // Sent after QUIT, its batch would fail, and the deny policy would answer 503.
+    await expect(pending).resolves.toMatchObject({ allowed: true, windows: [{ totalHits: 2 }] });
   });
 });

@@ -1,4 +1,4 @@
-import { Logger, ServiceUnavailableException } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Logger, ServiceUnavailableException } from '@nestjs/common';
 import type { StoreErrorPolicy } from '../agent-security-options.interface.js';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
@@ -13,7 +13,7 @@ export const STORE_UNAVAILABLE_MESSAGE = 'Rate limiting is unavailable; try agai
  * through, `deny` answers 503. While Redis is down, at most one request per `probeIntervalMs` tries it again,
  * so a dead Redis costs the other requests nothing. Each change of state is logged once.
  */
-export class FailoverStore implements SlidingWindowStore {
+export class FailoverStore implements SlidingWindowStore, BeforeApplicationShutdown {
   private state: StoreState = 'up';
   private nextProbeAt = 0;
   private lastError: string | undefined;
@@ -57,6 +57,11 @@ export class FailoverStore implements SlidingWindowStore {
         return this.degraded(rules);
       },
     );
+  }
+
+  /** Nest calls the provider's hooks, not those of the stores it wraps. */
+  beforeApplicationShutdown(): void {
+    (this.primary as Partial<BeforeApplicationShutdown>).beforeApplicationShutdown?.();
   }
 
   private degraded(rules: readonly WindowRule[]): Promise<ConsumeResult> {

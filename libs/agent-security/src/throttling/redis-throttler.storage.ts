@@ -1,4 +1,4 @@
-import type { OnApplicationShutdown } from '@nestjs/common';
+import type { BeforeApplicationShutdown, OnApplicationShutdown } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { createHash, randomBytes } from 'crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
@@ -67,7 +67,7 @@ export interface RedisThrottlerStorageOptions {
  * most one per request). Usable on its own in a plain `ThrottlerModule` (`storage: new RedisThrottlerStorage(redis)`).
  * Every key of one `consume` must be in one hash slot when the client is a Cluster.
  */
-export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowStore, OnApplicationShutdown {
+export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowStore, BeforeApplicationShutdown, OnApplicationShutdown {
   readonly client: Redis | Cluster;
   private readonly owned: boolean;
   // Unique per process and per request: members never collide, even for the same microsecond on two instances.
@@ -202,6 +202,11 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
    */
   async increment(key: string, ttl: number, limit: number, _blockDuration: number, _throttlerName: string): Promise<ThrottlerStorageRecord> {
     return toThrottlerRecord(await this.consume([{ key, limit, windowMs: ttl }]));
+  }
+
+  /** Requests of this turn go out before any shutdown hook closes the connection (the module's own closes it). */
+  beforeApplicationShutdown(): void {
+    this.sendOpenBatch();
   }
 
   async onApplicationShutdown(): Promise<void> {
