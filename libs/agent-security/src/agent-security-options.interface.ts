@@ -127,7 +127,7 @@ export interface AgentSecurityOptions {
   /** Tier of callers whose token names no tier, or an unknown one. Default `free`. */
   defaultTier?: string;
   /** Limits for `@Public()` routes, per client IP. Default 60 per minute. */
-  anonymous?: TierLimits;
+  anonymous?: Pick<TierLimits, 'limit' | 'windowMs'>;
   /** Redis client, URL or options. Without it limits live in process memory. */
   redis?: Redis | Cluster | string | RedisOptions;
   throttling?: ThrottlingOptions;

@@ -32,6 +32,8 @@ describe('resolveAgentSecurityConfig', () => {
     ['a non-number window', { tiers: { pro: { limit: 5, windowMs: '1h' as never } } }, /"tiers.pro.windowMs": expected a number/],
     ['a zero window', { tiers: { pro: { limit: 5, windowMs: 0 } } }, /"tiers.pro.windowMs"/],
     ['a tier named anonymous', { tiers: { anonymous: { limit: 5, windowMs: 1000 } } }, /"tiers.anonymous"/],
+    ['a token budget for anonymous callers', { anonymous: { limit: 5, windowMs: 1000, tokens: { limit: 10, windowMs: 1000 } } }, /"anonymous.tokens": is not applied/],
+    ['a stream cap for anonymous callers', { anonymous: { limit: 5, windowMs: 1000, maxConcurrentStreams: 1 } }, /"anonymous.maxConcurrentStreams": is not applied/],
     ['an undefined default tier', { defaultTier: 'gold' }, /"defaultTier": names tier "gold"/],
     ['an unknown store-error policy', { throttling: { onStoreError: 'ignore' as never } }, /"throttling.onStoreError"/],
     ['a batchScriptCalls that is not a boolean', { throttling: { batchScriptCalls: 'no' as never } }, /"throttling.batchScriptCalls": must be true or false/],

@@ -164,6 +164,10 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   const defaultTier = options.defaultTier ?? DEFAULT_TIER;
   if (!tiers.has(defaultTier)) fail('defaultTier', `names tier "${defaultTier}", which is not defined (defined: ${[...tiers.keys()].join(', ')})`);
   const anonymous = checkTier('anonymous', options.anonymous ?? DEFAULT_ANONYMOUS_LIMITS);
+  // Token budgets and stream slots are held per verified caller; @Public() routes have none to hold them.
+  for (const name of ['tokens', 'maxConcurrentStreams'] as const) {
+    if (anonymous[name] !== undefined) fail(`anonymous.${name}`, 'is not applied: @Public() routes have no verified caller to hold it; set it on a tier');
+  }
 
   const throttling = options.throttling ?? {};
   const onStoreError = throttling.onStoreError ?? 'fallback';
