@@ -5,7 +5,7 @@ import { Writable } from 'stream';
 import { Redis } from 'ioredis';
 import type { AddressInfo } from 'net';
 import request from 'supertest';
-import { AgentSecurityModule, RedisUsageStore } from '@agent-security/core';
+import { AgentSecurityModule, Public, RedisUsageStore } from '@agent-security/core';
 import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
 
@@ -218,6 +218,12 @@ class SeenUrlController {
   seen(@Req() req: { originalUrl: string; url: string }) {
     return { originalUrl: req.originalUrl, url: req.url };
   }
+
+  @Public()
+  @Get('public')
+  seenPublic(@Req() req: { originalUrl: string; url: string }) {
+    return { originalUrl: req.originalUrl, url: req.url };
+  }
 }
 
 describe('Tokens in query strings', () => {
@@ -263,6 +269,25 @@ describe('Tokens in query strings', () => {
       await request(app.getHttpServer()).get(`/seen-url?access_token=${signToken()}`).expect(401);
     } finally {
       await app.close();
+    }
+  });
+
+  it('are redacted where the AuthGuard does not read them: a public route, a request with a header, no route at all', async () => {
+    for (const allowed of [false, true]) {
+      const app = await appWith(allowed);
+      try {
+        const token = signToken();
+        const server = app.getHttpServer();
+        const open = await request(server).get(`/seen-url/public?access_token=${token}`).expect(200);
+        expect(open.body.originalUrl).toBe('/seen-url/public?access_token=[REDACTED]');
+        const byHeader = await request(server).get(`/seen-url?access_token=${token}`).set(bearer(token)).expect(200);
+        expect(byHeader.body).toEqual({ originalUrl: '/seen-url?access_token=[REDACTED]', url: '/seen-url?access_token=[REDACTED]' });
+        const nowhere = await request(server).get(`/nowhere?access_token=${token}`).expect(404);
+        expect(nowhere.text).not.toContain(token);
+        expect(nowhere.body.requestId).toEqual(expect.any(String));
+      } finally {
+        await app.close();
+      }
     }
   });
 

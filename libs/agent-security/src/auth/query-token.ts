@@ -3,6 +3,19 @@ import type { IncomingMessage } from 'http';
 const PARAM = 'access_token=';
 const REDACTED = 'access_token=[REDACTED]';
 
+/** Where the front of the request keeps a query token it took out of the URL, for the AuthGuard. */
+export const QUERY_TOKEN = Symbol('agent-security:queryToken');
+
+/**
+ * At the front of every request, before any route, handler or error page can see the URL: a query token is taken out
+ * of it whatever the route (a public one, one authenticated by header, no route at all) and kept for the AuthGuard.
+ */
+export function holdQueryToken(request: IncomingMessage & { originalUrl?: string; [QUERY_TOKEN]?: string }): void {
+  const url = request.url;
+  if (url === undefined || !url.includes(PARAM)) return;
+  request[QUERY_TOKEN] = takeQueryToken(request);
+}
+
 /**
  * The `access_token` query parameter (RFC 6750 §2.3), taken out of the URL: the request's `url` and
  * `originalUrl` keep the parameter with its value redacted, so no logger that reads them later sees it.

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'http';
 import type { Logger } from 'pino';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
+import { holdQueryToken } from '../auth/query-token.js';
 import { CorsMiddleware } from '../cors/cors.middleware.js';
 import { AGENT_SECURITY_LOGGER } from './logging.constants.js';
 import { assignRequestId, trustsIncomingRequestId } from './request-id.js';
@@ -23,7 +24,8 @@ function writeHeadWithTiming(this: TimedResponse, ...args: unknown[]) {
 
 /**
  * The front of every request, before body parsing, guards and routing: the request id
- * (`X-Request-ID`), the clock behind `X-Response-Time`, the request's logger and completion line, then CORS.
+ * (`X-Request-ID`), the clock behind `X-Response-Time`, a query token taken out of the URL, the request's logger and
+ * completion line, then CORS.
  * Guards reject requests that an interceptor never sees, and the body parser rejects some before
  * any Nest middleware runs, so none of this can wait for either.
  *
@@ -63,6 +65,7 @@ export class RequestContextMiddleware implements NestMiddleware {
       timed[WRITE_HEAD] = timed.writeHead;
       timed.writeHead = writeHeadWithTiming as ServerResponse['writeHead'];
       assignRequestId(request, response, trustIncoming);
+      holdQueryToken(request);
       if (root === undefined) return rest === undefined ? next() : rest(request, response, next);
       startRequestLog(root, completion!, request, response);
       rest!(request, response, next);
