@@ -16,7 +16,8 @@ const CONNECT_WAIT_MS = 2000;
 /**
  * The module's Redis connection: the user's client as given, or one it opens from a URL or options.
  * A connection it opens fails fast instead of queueing: a per-command timeout and no offline queue,
- * so a Redis that hangs or is gone never holds a request for longer than `commandTimeoutMs`.
+ * so a Redis that hangs or is gone never holds a request for longer than `commandTimeoutMs`; ioredis options the
+ * user gives (`redis: { ... }`) override these defaults.
  * It closes only a connection it opened.
  */
 @Injectable()
@@ -51,7 +52,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       this.client = new Redis(redis, { ...PIPELINED_CONNECTION, ...failFast });
       this.owned = true;
     } else {
-      this.client = new Redis({ ...PIPELINED_CONNECTION, ...redis, ...failFast });
+      // What the user set on the options wins: they chose it for this connection, the fail-fast values are defaults.
+      this.client = new Redis({ ...PIPELINED_CONNECTION, ...failFast, ...redis });
       this.owned = true;
     }
     // Without a listener ioredis reports every failed reconnect as an unhandled 'error' event.

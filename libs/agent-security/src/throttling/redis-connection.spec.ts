@@ -1,0 +1,21 @@
+import { resolveAgentSecurityConfig } from '../agent-security.config';
+import { RedisConnection } from './redis-connection';
+
+const connect = (redis: Record<string, unknown>, commandTimeoutMs?: number) =>
+  // lazyConnect: only the options are looked at; nothing is sent.
+  new RedisConnection(resolveAgentSecurityConfig({ jwt: { secret: 'x'.repeat(32) }, redis: { lazyConnect: true, ...redis }, throttling: { commandTimeoutMs } }));
+
+describe('RedisConnection options', () => {
+  it('fails fast by default: the rate-limit timeout, no offline queue, no retries per command', () => {
+    const { options } = connect({}, 80).client as unknown as { options: Record<string, unknown> };
+    expect(options).toMatchObject({ commandTimeout: 80, enableOfflineQueue: false, maxRetriesPerRequest: 0, enableAutoPipelining: true });
+  });
+
+  it("keeps what the user set on the ioredis options, which were overwritten before", () => {
+    const retryStrategy = () => 5000;
+    const { options } = connect({ retryStrategy, commandTimeout: 321, enableOfflineQueue: true, maxRetriesPerRequest: 2 }).client as unknown as {
+      options: Record<string, unknown>;
+    };
+    expect(options).toMatchObject({ retryStrategy, commandTimeout: 321, enableOfflineQueue: true, maxRetriesPerRequest: 2 });
+  });
+});
