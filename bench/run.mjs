@@ -250,11 +250,13 @@ async function measure(variant, ctx, round) {
     if (WARMUP > 0) out.warmup = await runLoad(server.url, ctx.tokens, { connections: CONNECTIONS, duration: WARMUP });
     const before = variant.redis ? await redisSnapshot(ctx.redis.client) : undefined;
     const cpuBefore = server.cpuSeconds();
+    const systemBefore = server.systemCpuSeconds();
     // autocannon runs in this process: its CPU over the measured run is the load generator's share of the machine.
     const loadBefore = process.cpuUsage();
     out.result = await runLoad(server.url, ctx.tokens, { connections: CONNECTIONS, duration: DURATION });
     const load = process.cpuUsage(loadBefore);
     out.cpuUsPerRequest = ((server.cpuSeconds() - cpuBefore) * 1e6) / out.result.total;
+    out.systemCpuUsPerRequest = ((server.systemCpuSeconds() - systemBefore) * 1e6) / out.result.total;
     out.loadCpuUsPerRequest = (load.user + load.system) / out.result.total;
     if (variant.redis) {
       out.redis = diffSnapshots(before, await redisSnapshot(ctx.redis.client));
@@ -468,9 +470,9 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
   lines.push('### Where the machine\'s CPU goes, per request (medians over rounds)');
   lines.push('');
   lines.push(
-    '| variant | app server µs | Redis µs | load generator µs | all three µs | cores busy | CPU-budget ratio: bare\'s all three over the variant\'s, paired (min-max) | ratio to bare (from above) | Redis ceiling: the ratio left by Redis\'s CPU alone, paired |',
+    '| variant | app server µs | of which kernel µs | Redis µs | load generator µs | all three µs | cores busy | CPU-budget ratio: bare\'s all three over the variant\'s, paired (min-max) | ratio to bare (from above) | Redis ceiling: the ratio left by Redis\'s CPU alone, paired |',
   );
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const variant of variants) {
     const done = runs.get(variant.name);
     if (done.length === 0) continue;
@@ -478,7 +480,7 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
     const of = (pick, digits = 1) => fmt(median(done.map(pick)), digits);
     const spread = (values) => `${fmt(median(values), 2)} (${fmt(Math.min(...values), 2)}-${fmt(Math.max(...values), 2)})`;
     lines.push(
-      `| ${variant.label} | ${of((run) => run.cpuUsPerRequest)} | ${of((run) => run.redisCpuUsPerRequest)} | ` +
+      `| ${variant.label} | ${of((run) => run.cpuUsPerRequest)} | ${of((run) => run.systemCpuUsPerRequest)} | ${of((run) => run.redisCpuUsPerRequest)} | ` +
         `${of((run) => run.loadCpuUsPerRequest)} | ${of((run) => run.machineCpuUsPerRequest)} | ` +
         `${of((run) => (run.machineCpuUsPerRequest * run.result.rps) / 1e6, 2)} | ` +
         `${variant.name === 'bare' ? `1.00; previous/next ${spread(paired.map((run) => run.pair.machineRatio))}` : spread(paired.map((run) => run.pair.machineRatio))} | ` +
@@ -489,7 +491,9 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
   lines.push('');
   lines.push(
     `Every process of the run shares this machine's ${os.cpus().length} cores: the variant's server, redis-server and autocannon ` +
-      '(which runs in the harness process; its CPU over the measured run, from process.cpuUsage()). Cores busy: all three µs/req ' +
+      '(which runs in the harness process; its CPU over the measured run, from process.cpuUsage()). Of the server\'s, the part ' +
+      'the kernel spent for it (/proc stime: socket and file writes, epoll); the rest is its own code, which the instruction ' +
+      'counts of bench/app-instructions.mjs measure. Cores busy: all three µs/req ' +
       'times req/s; where it is close to the number of cores, the machine is full and req/s is about cores / all three µs, ' +
       'so the CPU-budget ratio predicts the ratio to bare (loosely: autocannon\'s own µs per request are not fixed, they rise as the server slows, so part of each budget follows the throughput it is meant to explain). Redis ceiling: bare\'s all three over (bare\'s all three + the ' +
       'variant\'s Redis µs), the ratio this variant would reach on this machine if its app side cost no more than the bare app.',
