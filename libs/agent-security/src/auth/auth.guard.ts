@@ -11,9 +11,7 @@ import { Inject } from '@nestjs/common';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
-import { QUERY_TOKEN, takeQueryToken } from './query-token.js';
-
-type QueryTokenHolder = IncomingMessage & { [QUERY_TOKEN]?: string };
+import { queryToken } from './query-token.js';
 import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 
@@ -42,8 +40,7 @@ export class AuthGuard implements CanActivate {
     // getArgByIndex, not switchToHttp(): that one adds three fresh closures to the context on every call.
     const request = context.getArgByIndex<IncomingMessage>(0);
     let token = bearerToken(request.headers.authorization);
-    // Taken out of the URL at the front of the request (holdQueryToken), or here where the module's middleware was not run.
-    if (token === undefined && this.allowQueryToken) token = (request as QueryTokenHolder)[QUERY_TOKEN] ?? takeQueryToken(request);
+    if (token === undefined && this.allowQueryToken) token = queryToken(request);
     if (token === undefined) {
       reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_MISSING, MISSING_TOKEN_MESSAGE);
     }

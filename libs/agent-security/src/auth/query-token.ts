@@ -3,17 +3,26 @@ import type { IncomingMessage } from 'http';
 const PARAM = 'access_token=';
 const REDACTED = 'access_token=[REDACTED]';
 
-/** Where the front of the request keeps a query token it took out of the URL, for the AuthGuard. */
-export const QUERY_TOKEN = Symbol('agent-security:queryToken');
+/** Where the front of the request keeps a query token it took out of the URL: null when there was none to use. */
+const QUERY_TOKEN = Symbol('agent-security:queryToken');
+
+type HoldsQueryToken = IncomingMessage & { originalUrl?: string; [QUERY_TOKEN]?: string | null };
 
 /**
- * At the front of every request, before any route, handler or error page can see the URL: a query token is taken out
- * of it whatever the route (a public one, one authenticated by header, no route at all) and kept for the AuthGuard.
+ * At the front of every request (when query tokens are allowed), before any route, handler or error page can see the
+ * URL: a query token is taken out of it whatever the route (a public one, one authenticated by header, no route at
+ * all) and kept for the AuthGuard.
  */
-export function holdQueryToken(request: IncomingMessage & { originalUrl?: string; [QUERY_TOKEN]?: string }): void {
+export function holdQueryToken(request: HoldsQueryToken): void {
   const url = request.url;
-  if (url === undefined || !url.includes(PARAM)) return;
-  request[QUERY_TOKEN] = takeQueryToken(request);
+  if (url !== undefined && url.includes(PARAM)) request[QUERY_TOKEN] = takeQueryToken(request) ?? null;
+}
+
+/** The request's query token: the one held at the front, or taken now where the front did not run. */
+export function queryToken(request: HoldsQueryToken): string | undefined {
+  const held = request[QUERY_TOKEN];
+  // Not read again from a URL the front has rewritten: "[REDACTED]" is not the client's token.
+  return held === undefined ? takeQueryToken(request) : (held ?? undefined);
 }
 
 /**

@@ -24,8 +24,8 @@ function writeHeadWithTiming(this: TimedResponse, ...args: unknown[]) {
 
 /**
  * The front of every request, before body parsing, guards and routing: the request id
- * (`X-Request-ID`), the clock behind `X-Response-Time`, a query token taken out of the URL, the request's logger and
- * completion line, then CORS.
+ * (`X-Request-ID`), the clock behind `X-Response-Time`, a query token taken out of the URL (where they are allowed),
+ * the request's logger and completion line, then CORS.
  * Guards reject requests that an interceptor never sees, and the body parser rejects some before
  * any Nest middleware runs, so none of this can wait for either.
  *
@@ -45,6 +45,7 @@ export class RequestContextMiddleware implements NestMiddleware {
     cors: CorsMiddleware,
   ) {
     const trustIncoming = trustsIncomingRequestId(config);
+    const allowQueryToken = config.jwt.allowQueryToken;
     const completion = root === undefined ? undefined : completionLog(config, root);
     const corsHandle = cors.enabled ? cors.handle : undefined;
     // nestjs-pino binds the request's logger here, not through Nest's middleware router (see requestLoggerBinding).
@@ -65,7 +66,7 @@ export class RequestContextMiddleware implements NestMiddleware {
       timed[WRITE_HEAD] = timed.writeHead;
       timed.writeHead = writeHeadWithTiming as ServerResponse['writeHead'];
       assignRequestId(request, response, trustIncoming);
-      holdQueryToken(request);
+      if (allowQueryToken) holdQueryToken(request);
       if (root === undefined) return rest === undefined ? next() : rest(request, response, next);
       startRequestLog(root, completion!, request, response);
       rest!(request, response, next);
