@@ -11,6 +11,11 @@ describe('RedisConnection options', () => {
     expect(options).toMatchObject({ commandTimeout: 80, enableOfflineQueue: false, maxRetriesPerRequest: 0, enableAutoPipelining: true });
   });
 
+  it('keeps the defaults for options given as undefined', () => {
+    const { options } = connect({ commandTimeout: undefined, enableOfflineQueue: undefined }, 80).client as unknown as { options: Record<string, unknown> };
+    expect(options).toMatchObject({ commandTimeout: 80, enableOfflineQueue: false });
+  });
+
   it("keeps what the user set on the ioredis options, which were overwritten before", () => {
     const retryStrategy = () => 5000;
     const { options } = connect({ retryStrategy, commandTimeout: 321, enableOfflineQueue: true, maxRetriesPerRequest: 2 }).client as unknown as {

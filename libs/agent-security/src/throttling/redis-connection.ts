@@ -53,7 +53,9 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       this.owned = true;
     } else {
       // What the user set on the options wins: they chose it for this connection, the fail-fast values are defaults.
-      this.client = new Redis({ ...PIPELINED_CONNECTION, ...failFast, ...redis });
+      // A key present but undefined (an unset environment variable) keeps the default, not ioredis's own.
+      const given = Object.fromEntries(Object.entries(redis).filter(([, value]) => value !== undefined));
+      this.client = new Redis({ ...PIPELINED_CONNECTION, ...failFast, ...given });
       this.owned = true;
     }
     // Without a listener ioredis reports every failed reconnect as an unhandled 'error' event.
