@@ -84,12 +84,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     const response = context.getArgByIndex<ServerResponse>(1);
     const principal = request.principal;
     const policy = principal === undefined ? this.anonymousPolicy : this.tierPolicies.get(principal.tier)!;
-    // An IPv6 client is counted by its /64 (the stock guard's grouping): one host is usually given a whole /64 and
-    // could otherwise take a fresh anonymous budget with every source address.
-    const callerKey =
-      principal === undefined
-        ? `${this.ipKeyPrefix}${request.ip === undefined ? 'unknown' : normalizeIp(request.ip, this.ipv6SubnetPrefix)}}`
-        : `${this.userKeyPrefix}${principal.userId}}`;
+    const callerKey = principal === undefined ? this.anonymousKey(request.ip) : `${this.userKeyPrefix}${principal.userId}}`;
 
     const rules: WindowRule[] = [{ key: callerKey, limit: policy.limit, windowMs: policy.windowMs }];
     let routePolicy: RateLimitPolicy | undefined;
@@ -122,6 +117,15 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     const retryAfter = Math.max(1, blockedBy === 1 ? ownReset : callerReset);
     response.setHeader('Retry-After', retryAfter);
     throw new RateLimitExceededException(refused.limit, refused.windowMs, retryAfter, principal?.tier ?? ANONYMOUS_TIER);
+  }
+
+  /**
+   * An IPv6 client is counted by its /64 (the stock guard's grouping): one host is usually given a whole /64 and could
+   * otherwise take a fresh anonymous budget with every source address. An IPv4 address is used as it is, unparsed.
+   */
+  private anonymousKey(ip: string | undefined): string {
+    if (ip === undefined) return `${this.ipKeyPrefix}unknown}`;
+    return `${this.ipKeyPrefix}${ip.includes(':') ? normalizeIp(ip, this.ipv6SubnetPrefix) : ip}}`;
   }
 
   private async resolve(context: ExecutionContext, value: Resolvable | undefined, fallback: number): Promise<number> {
