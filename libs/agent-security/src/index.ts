@@ -28,7 +28,7 @@ export { TokenBudget, AgentStream, Usage } from './usage/usage.decorators.js';
 export { UsageMeter, type TokenUsage } from './usage/usage-meter.js';
 export { UsageService, type TokenBudgetState } from './usage/usage.service.js';
 export { TokenBudgetGuard } from './usage/token-budget.guard.js';
-export { TokenBudgetExceededException, TooManyStreamsException } from './usage/usage.exceptions.js';
+export { ClientClosedRequestException, TokenBudgetExceededException, TooManyStreamsException } from './usage/usage.exceptions.js';
 export type { UsageStore, TokenWindow } from './usage/usage-store.interface.js';
 export { RedisUsageStore } from './usage/redis-usage.store.js';
 export { MemoryUsageStore } from './usage/memory-usage.store.js';

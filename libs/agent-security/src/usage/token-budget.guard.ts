@@ -7,7 +7,7 @@ import type { AgentSecurityConfig } from '../agent-security.config.js';
 import type { AgentPrincipal } from '../auth/agent-principal.interface.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { AGENT_SECURITY_USAGE_STORE, AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from './usage.constants.js';
-import { TokenBudgetExceededException, TooManyStreamsException } from './usage.exceptions.js';
+import { ClientClosedRequestException, TokenBudgetExceededException, TooManyStreamsException } from './usage.exceptions.js';
 import { UsageMeter } from './usage-meter.js';
 import { UsageService } from './usage.service.js';
 import type { UsageStore } from './usage-store.interface.js';
@@ -69,11 +69,10 @@ export class TokenBudgetGuard implements CanActivate {
       release = await this.takeStreamSlot(principal, tier.maxConcurrentStreams);
     }
     // A client that left while the budget or the slot was awaited has already had its 'close': a listener added now
-    // would never run, and the slot would be renewed for as long as the process lives. Nothing is run for it either,
-    // since no one would see the answer and its LLM calls would be recorded by no one (its line is already written).
+    // would never run, and the slot would be renewed for as long as the process lives.
     if (response.destroyed) {
       release?.();
-      return false;
+      throw new ClientClosedRequestException();
     }
     const meter = new UsageMeter();
     request.usage = meter;

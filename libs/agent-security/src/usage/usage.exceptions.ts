@@ -33,3 +33,13 @@ export class TooManyStreamsException extends HttpException {
     );
   }
 }
+
+/**
+ * The client left before its budgeted handler ran: the handler is not run (no one would read its answer, and its LLM
+ * calls would be recorded by no one). 499 as nginx logs it, so metrics do not count a refusal; nothing reaches the client.
+ */
+export class ClientClosedRequestException extends HttpException {
+  constructor() {
+    super({ statusCode: 499, error: 'Client Closed Request', message: 'The client closed the request before it was handled' }, 499);
+  }
+}
