@@ -402,6 +402,19 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     }
   });
 
+  it('sends its open batch when the app begins to shut down, also from behind FailoverStore, before any hook quits', async () => {
+    const closing = new Redis(redis.url);
+    const failover = new FailoverStore(new RedisThrottlerStorage(closing), new MemoryThrottlerStorage(), 'deny');
+    const rule = { key: 'shutdown:{f}', limit: 5, windowMs: 60_000 };
+    await failover.consume([rule]); // Redis has the script: nothing to re-send after a NOSCRIPT
+    const pending = failover.consume([rule]);
+    failover.beforeApplicationShutdown();
+    const quit = closing.quit();
+    // Left for the setImmediate after QUIT, the batch would fail, and the deny policy would answer 503.
+    await expect(pending).resolves.toMatchObject({ allowed: true, windows: [{ totalHits: 2 }] });
+    await quit;
+  });
+
   it('closes only a connection it opened', async () => {
     const borrowed = new Redis(redis.url);
     const onBorrowed = new RedisThrottlerStorage(borrowed);
