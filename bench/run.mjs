@@ -249,14 +249,14 @@ async function measure(variant, ctx, round) {
     if (problems.length) throw new Error(`sanity check failed: ${problems.join('; ')}`);
     if (WARMUP > 0) out.warmup = await runLoad(server.url, ctx.tokens, { connections: CONNECTIONS, duration: WARMUP });
     const before = variant.redis ? await redisSnapshot(ctx.redis.client) : undefined;
-    const cpuBefore = server.cpuSeconds();
-    const systemBefore = server.systemCpuSeconds();
+    const cpuBefore = server.cpuTimes();
     // autocannon runs in this process: its CPU over the measured run is the load generator's share of the machine.
     const loadBefore = process.cpuUsage();
     out.result = await runLoad(server.url, ctx.tokens, { connections: CONNECTIONS, duration: DURATION });
     const load = process.cpuUsage(loadBefore);
-    out.cpuUsPerRequest = ((server.cpuSeconds() - cpuBefore) * 1e6) / out.result.total;
-    out.systemCpuUsPerRequest = ((server.systemCpuSeconds() - systemBefore) * 1e6) / out.result.total;
+    const cpuAfter = server.cpuTimes();
+    out.cpuUsPerRequest = ((cpuAfter.total - cpuBefore.total) * 1e6) / out.result.total;
+    out.systemCpuUsPerRequest = ((cpuAfter.system - cpuBefore.system) * 1e6) / out.result.total;
     out.loadCpuUsPerRequest = (load.user + load.system) / out.result.total;
     if (variant.redis) {
       out.redis = diffSnapshots(before, await redisSnapshot(ctx.redis.client));

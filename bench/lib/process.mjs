@@ -53,10 +53,8 @@ export async function startServer(variant, env, { nodeArgs = [], timeoutMs = 60_
   return {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid,
-    /** CPU seconds (user + system) the server has used so far, or NaN where /proc is not available. */
-    cpuSeconds: () => processCpuSeconds(child.pid),
-    /** Of those, the seconds spent in the kernel on its behalf (socket and file writes, epoll), or NaN. */
-    systemCpuSeconds: () => processCpuSeconds(child.pid, true),
+    /** CPU seconds the server has used so far, `total` (user + system) and `system` (what the kernel spent for it: socket and file writes, epoll), NaN where /proc is not available. */
+    cpuTimes: () => processCpuSeconds(child.pid),
     /** SIGTERM (the server closes the app and exits, writing any --cpu-prof profile), SIGKILL after a grace period. */
     async stop(graceMs = 5000) {
       if (child.exitCode !== null || child.signalCode !== null) return exited;
@@ -120,14 +118,15 @@ export function pinSelf(cpuList) {
 }
 
 let ticksPerSecond;
-function processCpuSeconds(pid, systemOnly = false) {
+function processCpuSeconds(pid) {
   try {
     ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may contain spaces): utime and stime are fields 14 and 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((systemOnly ? 0 : Number(fields[11])) + Number(fields[12])) / ticksPerSecond;
+    const system = Number(fields[12]) / ticksPerSecond;
+    return { total: Number(fields[11]) / ticksPerSecond + system, system };
   } catch {
-    return NaN;
+    return { total: NaN, system: NaN };
   }
 }
