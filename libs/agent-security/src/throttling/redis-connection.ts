@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Cluster, Redis } from 'ioredis';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
+import { isRedisClient } from './redis-client.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 
 /**
@@ -38,10 +39,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     if (redis === undefined) {
       this.client = undefined;
       this.owned = false;
-    } else if (redis instanceof Redis || redis instanceof Cluster) {
+    } else if (isRedisClient(redis)) {
       this.client = redis;
       this.owned = false;
-      const options = redis instanceof Cluster ? redis.options.redisOptions : redis.options;
+      const options = redis.isCluster ? (redis as Cluster).options.redisOptions : (redis as Redis).options;
       if (!options?.commandTimeout) {
         this.logger.warn(
           'The Redis client given to AgentSecurityModule has no commandTimeout: a Redis that hangs will hang requests. ' +

@@ -415,6 +415,26 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     await quit;
   });
 
+  it('takes a client made by another copy of ioredis for a client, not for options to open a connection with', async () => {
+    let Foreign!: typeof Redis;
+    // A module registry of its own: another copy of ioredis, as a second version in node_modules would be.
+    jest.isolateModules(() => {
+      Foreign = (require('ioredis') as typeof import('ioredis')).Redis;
+    });
+    expect(Foreign).not.toBe(Redis);
+    const foreign = new Foreign(redis.url);
+    try {
+      const onForeign = new RedisThrottlerStorage(foreign as unknown as Redis);
+      expect(onForeign.client).toBe(foreign);
+      await onForeign.consume([{ key: 'foreign:{g}', limit: 2, windowMs: 60_000 }]);
+      expect(await client.zcard('foreign:{g}')).toBe(1);
+      const connection = new RedisConnection(resolveAgentSecurityConfig({ jwt: { secret: 'x'.repeat(32) }, redis: foreign as unknown as Redis }));
+      expect(connection.client).toBe(foreign);
+    } finally {
+      foreign.disconnect();
+    }
+  });
+
   it('closes only a connection it opened', async () => {
     const borrowed = new Redis(redis.url);
     const onBorrowed = new RedisThrottlerStorage(borrowed);

@@ -3,6 +3,7 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import { createHash, randomBytes } from 'crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
+import { isRedisClient } from './redis-client.js';
 import { bulkAscii, bulkString, ScriptCall, ScriptCallDeadlines } from './script-call.js';
 import { toThrottlerRecord, type ThrottlerStorageRecord } from './throttler-record.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule, WindowState } from './sliding-window.interface.js';
@@ -93,7 +94,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
 
   constructor(redis: Redis | Cluster | string | RedisOptions, options: RedisThrottlerStorageOptions = {}) {
     this.maxBatch = options.batch === false ? 1 : MAX_BATCH;
-    if (redis instanceof Redis || redis instanceof Cluster) {
+    if (isRedisClient(redis)) {
       this.client = redis;
       this.owned = false;
     } else {
@@ -101,8 +102,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
       this.owned = true;
     }
     const client = this.client;
-    if (client instanceof Redis) {
-      this.keyPrefix = String(client.options.keyPrefix ?? '');
+    if (!client.isCluster) {
+      this.keyPrefix = String((client as Redis).options.keyPrefix ?? '');
       this.clusterCall = undefined;
     } else {
       this.keyPrefix = '';
