@@ -1,3 +1,5 @@
+import { Logger } from '@nestjs/common';
+import { Cluster } from 'ioredis';
 import { resolveAgentSecurityConfig } from '../agent-security.config';
 import { RedisConnection } from './redis-connection';
 
@@ -22,5 +24,20 @@ describe('RedisConnection options', () => {
       options: Record<string, unknown>;
     };
     expect(options).toMatchObject({ retryStrategy, commandTimeout: 321, enableOfflineQueue: true, maxRetriesPerRequest: 2 });
+  });
+
+  it('warns at start-up about a Cluster that would queue commands, untimed, while no node answers', () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const config = (cluster: Cluster) => resolveAgentSecurityConfig({ jwt: { secret: 'x'.repeat(32) }, redis: cluster });
+      const nodes = [{ host: '127.0.0.1', port: 1 }];
+      new RedisConnection(config(new Cluster(nodes, { lazyConnect: true, redisOptions: { commandTimeout: 50 } })));
+      expect(warn.mock.calls.map(([message]) => String(message))).toEqual([expect.stringContaining('{ enableOfflineQueue: false }')]);
+      warn.mockClear();
+      new RedisConnection(config(new Cluster(nodes, { lazyConnect: true, enableOfflineQueue: false, redisOptions: { commandTimeout: 50 } })));
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
   });
 });

@@ -49,6 +49,13 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
             `Create it with { commandTimeout: ${config.throttling.commandTimeoutMs}, enableOfflineQueue: false }, or pass a URL.`,
         );
       }
+      // A Cluster with no node to reach keeps commands in its own queue, where no commandTimeout runs: for ever.
+      if (redis.isCluster && (redis as Cluster).options.enableOfflineQueue !== false) {
+        this.logger.warn(
+          'The Redis Cluster given to AgentSecurityModule queues commands while no node answers, untimed: a cluster that is ' +
+            'wholly down will hang requests. Create it with { enableOfflineQueue: false } (and redisOptions.commandTimeout).',
+        );
+      }
     } else if (typeof redis === 'string') {
       this.client = new Redis(redis, { ...PIPELINED_CONNECTION, ...failFast });
       this.owned = true;
