@@ -235,7 +235,8 @@ describe('Tokens in query strings', () => {
     },
   });
 
-  async function appWith(allowQueryToken: boolean) {
+  /** An app with the option on or off, closed after `use` whatever it does. */
+  async function withApp(allowQueryToken: boolean, use: (server: ReturnType<INestApplication['getHttpServer']>) => Promise<void>) {
     @Module({
       imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET, allowQueryToken }, logging: { destination } })],
       controllers: [SeenUrlController],
@@ -243,19 +244,20 @@ describe('Tokens in query strings', () => {
     class QueryApp {}
     const app = (await Test.createTestingModule({ imports: [QueryApp] }).compile()).createNestApplication({ logger: false });
     await app.init();
-    return app;
+    try {
+      await use(app.getHttpServer());
+    } finally {
+      await app.close();
+    }
   }
 
   it('never reach a log line, allowed or refused', async () => {
     const refusedToken = signToken({ sub: 'refused' });
     const acceptedToken = signToken({ sub: 'accepted' });
     for (const [allowed, token, status] of [[false, refusedToken, 401], [true, acceptedToken, 200]] as const) {
-      const app = await appWith(allowed);
-      try {
-        await request(app.getHttpServer()).get(`/seen-url?access_token=${token}`).expect(status);
-      } finally {
-        await app.close();
-      }
+      await withApp(allowed, async (server) => {
+        await request(server).get(`/seen-url?access_token=${token}`).expect(status);
+      });
     }
     await sleep(50);
     expect(logged).toContain('/seen-url?access_token=[REDACTED]');
@@ -264,19 +266,14 @@ describe('Tokens in query strings', () => {
   });
 
   it('are refused unless an option allows them', async () => {
-    const app = await appWith(false);
-    try {
-      await request(app.getHttpServer()).get(`/seen-url?access_token=${signToken()}`).expect(401);
-    } finally {
-      await app.close();
-    }
+    await withApp(false, async (server) => {
+      await request(server).get(`/seen-url?access_token=${signToken()}`).expect(401);
+    });
   });
 
   it('are redacted, where allowed, also where the AuthGuard does not read them: a public route, a request with a header, no route at all', async () => {
-    const app = await appWith(true);
-    try {
+    await withApp(true, async (server) => {
       const token = signToken();
-      const server = app.getHttpServer();
       const open = await request(server).get(`/seen-url/public?access_token=${token}`).expect(200);
       expect(open.body.originalUrl).toBe('/seen-url/public?access_token=[REDACTED]');
       const byHeader = await request(server).get(`/seen-url?access_token=${token}`).set(bearer(token)).expect(200);
@@ -289,30 +286,22 @@ describe('Tokens in query strings', () => {
         const refused = await request(server).get(`/seen-url?access_token=${value}`).expect(401);
         expect(refused.body.message).toBe('Missing or invalid auth token');
       }
-    } finally {
-      await app.close();
-    }
+    });
   });
 
   it("are the app's own parameter where query tokens are not allowed: its URL is left as it came", async () => {
-    const app = await appWith(false);
-    try {
-      const open = await request(app.getHttpServer()).get('/seen-url/public?access_token=abc').expect(200);
+    await withApp(false, async (server) => {
+      const open = await request(server).get('/seen-url/public?access_token=abc').expect(200);
       expect(open.body.originalUrl).toBe('/seen-url/public?access_token=abc');
-    } finally {
-      await app.close();
-    }
+    });
   });
 
   it('are accepted when allowed, and redacted from the URL before anything logs it', async () => {
-    const app = await appWith(true);
-    try {
+    await withApp(true, async (server) => {
       const token = signToken();
-      const res = await request(app.getHttpServer()).get(`/seen-url?a=1&access_token=${token}&b=2`).expect(200);
+      const res = await request(server).get(`/seen-url?a=1&access_token=${token}&b=2`).expect(200);
       expect(res.body.originalUrl).toBe('/seen-url?a=1&access_token=[REDACTED]&b=2');
       expect(JSON.stringify(res.body)).not.toContain(token);
-    } finally {
-      await app.close();
-    }
+    });
   });
 });
