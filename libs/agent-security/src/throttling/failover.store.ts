@@ -60,8 +60,8 @@ export class FailoverStore implements SlidingWindowStore, BeforeApplicationShutd
   }
 
   /** Nest calls the provider's hooks, not those of the stores it wraps. */
-  beforeApplicationShutdown(): void {
-    (this.primary as Partial<BeforeApplicationShutdown>).beforeApplicationShutdown?.();
+  async beforeApplicationShutdown(): Promise<void> {
+    await (this.primary as Partial<BeforeApplicationShutdown>).beforeApplicationShutdown?.();
   }
 
   private degraded(rules: readonly WindowRule[]): Promise<ConsumeResult> {

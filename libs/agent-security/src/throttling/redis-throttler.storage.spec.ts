@@ -408,11 +408,22 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     const rule = { key: 'shutdown:{f}', limit: 5, windowMs: 60_000 };
     await failover.consume([rule]); // Redis has the script: nothing to re-send after a NOSCRIPT
     const pending = failover.consume([rule]);
-    failover.beforeApplicationShutdown();
-    const quit = closing.quit();
+    const before = failover.beforeApplicationShutdown();
+    const quit = before.then(() => closing.quit());
     // Left for the setImmediate after QUIT, the batch would fail, and the deny policy would answer 503.
     await expect(pending).resolves.toMatchObject({ allowed: true, windows: [{ totalHits: 2 }] });
     await quit;
+  });
+
+  it('waits at shutdown for a call answered NOSCRIPT to be sent again, before any hook quits', async () => {
+    const closing = new Redis(redis.url);
+    const failover = new FailoverStore(new RedisThrottlerStorage(closing), new MemoryThrottlerStorage(), 'deny');
+    await client.script('FLUSH'); // as after a restart or a failover: the EVALSHA is answered NOSCRIPT
+    const pending = failover.consume([{ key: 'shutdown:{n}', limit: 5, windowMs: 60_000 }]);
+    await failover.beforeApplicationShutdown();
+    await closing.quit();
+    // Sent again after QUIT, the EVAL would fail, and the deny policy would answer 503.
+    await expect(pending).resolves.toMatchObject({ allowed: true, windows: [{ totalHits: 1 }] });
   });
 
   it('takes a client made by another copy of ioredis for a client, not for options to open a connection with', async () => {

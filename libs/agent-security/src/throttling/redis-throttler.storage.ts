@@ -25,6 +25,9 @@ type ClusterCall = (numKeys: number, ...args: Array<string | number>) => Promise
  */
 const MAX_BATCH = 128;
 
+/** How long the shutdown waits for script calls in flight when Redis does not answer them. */
+const SHUTDOWN_WAIT_MS = 1000;
+
 /** The first arguments of the two ways to call the script, in RESP. */
 const EVALSHA = `$7\r\nevalsha\r\n${bulkAscii(SCRIPT_SHA)}`;
 const EVAL = `$4\r\neval\r\n${bulkString(SLIDING_WINDOW_SCRIPT)}`;
@@ -83,6 +86,9 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
   private readonly clusterCall: ClusterCall | undefined;
   /** Requests per script call at most: 1 when batching is off. */
   private readonly maxBatch: number;
+  /** Script calls sent and not yet answered (a NOSCRIPT's second call included), for the shutdown to wait for. */
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
   /** The batch still taking requests, sent at setImmediate (or when full). */
   private batch: Batch | undefined;
   private readonly sendOpenBatch = () => {
@@ -171,12 +177,15 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
     // EVALSHA sha numkeys key... arg...: the script's KEYS and ARGV after three arguments of the call's own.
     const rest = `${bulkAscii(String(batch.keyCount))}${batch.keys}${batch.argv}`;
     const head = `*${3 + batch.keyCount + batch.argCount}\r\n`;
+    this.inFlight++;
     try {
       return await this.call('evalsha', head + EVALSHA + rest);
     } catch (error) {
       // A Redis restarted, failed over or flushed has lost the script; NOSCRIPT means it did not run, so send it whole once.
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.call('eval', head + EVAL + rest);
+      return await this.call('eval', head + EVAL + rest);
+    } finally {
+      if (--this.inFlight === 0) this.drained?.();
     }
   }
 
@@ -205,9 +214,23 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
     return toThrottlerRecord(await this.consume([{ key, limit, windowMs: ttl }]));
   }
 
-  /** Requests of this turn go out before any shutdown hook closes the connection (the module's own closes it). */
-  beforeApplicationShutdown(): void {
+  /**
+   * Requests of this turn go out before any shutdown hook closes the connection (the module's own closes it), and
+   * the calls in flight are waited for: one answered NOSCRIPT is sent again, and that must not come after QUIT. A
+   * Redis that does not answer holds the shutdown for a second at most.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     this.sendOpenBatch();
+    if (this.inFlight === 0) return;
+    await new Promise<void>((resolve) => {
+      const cap = setTimeout(resolve, SHUTDOWN_WAIT_MS);
+      cap.unref();
+      this.drained = () => {
+        clearTimeout(cap);
+        this.drained = undefined;
+        resolve();
+      };
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
