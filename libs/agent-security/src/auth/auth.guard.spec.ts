@@ -73,6 +73,17 @@ describe('AuthGuard', () => {
     expect(Object.isFrozen(request.principal)).toBe(true);
   });
 
+  it('freezes nested claims too: a handler cannot change them for the requests after it, which share the cached principal', () => {
+    const verifier = new TokenVerifier(config, new JwtService({ secret: SECRET }));
+    const withRoles = jwt.sign({ sub: 'alice', roles: ['user'], org: { plan: 'basic' } }, SECRET, { expiresIn: 60 });
+    const first = verifier.verify(withRoles).claims as { roles: string[]; org: { plan: string } };
+    expect(() => first.roles.push('admin')).toThrow(TypeError);
+    expect(() => {
+      first.org.plan = 'enterprise';
+    }).toThrow(TypeError);
+    expect(verifier.verify(withRoles).claims).toMatchObject({ roles: ['user'], org: { plan: 'basic' } });
+  });
+
   it('sets a Bearer challenge on rejection', () => {
     const { context, response } = contextFor(PrivateController, PrivateController.prototype.closed, { authorization: 'Bearer x.y.z' });
     expect(() => guard.canActivate(context)).toThrow('Invalid token');

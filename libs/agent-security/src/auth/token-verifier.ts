@@ -96,6 +96,19 @@ export class TokenVerifier {
     const named = claims[this.config.jwt.tierClaim];
     // Only a tier the options define; never a higher one by accident.
     const tier = typeof named === 'string' && this.config.tiers.has(named) ? named : this.config.defaultTier;
-    return Object.freeze({ userId: claims.sub, tier, claims: Object.freeze(claims) });
+    return Object.freeze({ userId: claims.sub, tier, claims: deepFreeze(claims) });
   }
+}
+
+/**
+ * Frozen all the way down: the cache hands the same claims to every request with this token, so a handler that
+ * pushed to a nested claim (`roles`, `scope`) would change them for the requests after it. Paid once per verified
+ * token, not per request; the claims are a fresh object parsed from the token, plain JSON, owned by no one else.
+ */
+function deepFreeze<T extends object>(value: T): T {
+  for (const key of Object.keys(value)) {
+    const field = (value as Record<string, unknown>)[key];
+    if (typeof field === 'object' && field !== null && !Object.isFrozen(field)) deepFreeze(field);
+  }
+  return Object.freeze(value);
 }
