@@ -1,6 +1,7 @@
-import { Controller, Get, Headers, Logger, Module, type INestApplication } from '@nestjs/common';
+import { Controller, Get, Headers, HttpException, Logger, Module, Res, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
+import { get, type ServerResponse } from 'http';
 import type { AddressInfo } from 'net';
 import { connect } from 'net';
 import { Writable } from 'stream';
@@ -46,6 +47,25 @@ class TestController {
   @Get('boom')
   boom() {
     throw new Error('database password is hunter2');
+  }
+
+  @Get('not-here')
+  notHere() {
+    // The shape http-errors gives (raw-body, many Express libraries): a status of its own, a message the client may see.
+    throw Object.assign(new Error('No such agent run'), { status: 404, statusCode: 404, expose: true });
+  }
+
+  @Get('empty-payload')
+  emptyPayload() {
+    throw new HttpException(undefined as unknown as string, 400);
+  }
+
+  @Get('half-stream')
+  halfStream(@Res() res: ServerResponse) {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.write('data: one\n\n');
+    // The agent fails after the first event, once the headers are out.
+    return new Promise((_resolve, reject) => setTimeout(() => reject(new Error('LLM provider went away')), 20));
   }
 
   @Get('echo-secret')
@@ -134,6 +154,33 @@ describe('Request ids, logs and the error shape (e2e)', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0].err.stack).toContain('database password is hunter2');
     expect(lines[0]).toMatchObject({ method: 'GET', status: 500, route: '/test/boom' });
+  });
+
+  it("answers an error carrying its own 4xx status with that status and its message, as Nest's own filter does", async () => {
+    const res = await request(app.getHttpServer()).get('/test/not-here').set(bearer(signToken())).expect(404);
+    expect(res.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'No such agent run', requestId: res.headers['x-request-id'] });
+  });
+
+  it('answers an HttpException without a payload with its own status, not a 500 from the filter', async () => {
+    const res = await request(app.getHttpServer()).get('/test/empty-payload').set(bearer(signToken())).expect(400);
+    expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Bad Request', requestId: res.headers['x-request-id'] });
+  });
+
+  it('cuts a response that fails after its headers went out, so the client cannot take it for a whole one', async () => {
+    const server = app.getHttpServer();
+    if (!server.listening) await app.listen(0, '127.0.0.1');
+    const { port } = server.address() as AddressInfo;
+    const outcome = await new Promise<{ status?: number; body: string; complete: boolean; error?: string }>((resolve) => {
+      let body = '';
+      const req = get(`http://127.0.0.1:${port}/test/half-stream`, { headers: bearer(signToken()) }, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('error', (error) => resolve({ status: res.statusCode, body, complete: res.complete, error: error.message }));
+        res.on('close', () => resolve({ status: res.statusCode, body, complete: res.complete }));
+      });
+      req.on('error', (error) => resolve({ body, complete: false, error: error.message }));
+    });
+    expect(outcome).toMatchObject({ status: 200, body: 'data: one\n\n', complete: false });
   });
 
   it('keeps a safe incoming X-Request-ID and replaces an unsafe one', async () => {

@@ -64,7 +64,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
       if (!this.pinoLogs) this.logger.error(`request ${requestId} failed`, (response.err as Error).stack);
     }
     if (response.headersSent) {
-      response.end();
+      // Part of the answer is out (a stream that failed half-way): ending it normally would tell the client it got
+      // all of it. Cutting the connection is how HTTP says it did not.
+      if (!response.writableEnded) response.destroy();
       return;
     }
     const json = JSON.stringify(body);
@@ -86,7 +88,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       const statusCode = exception.getStatus();
       const payload = exception.getResponse();
       const error = STATUS_TEXT[statusCode] ?? HttpStatus[statusCode] ?? 'Error';
-      if (typeof payload === 'string') return { statusCode, error, message: payload, requestId };
+      if (typeof payload !== 'object' || payload === null) return { statusCode, error, message: payload == null ? error : String(payload), requestId };
       const fields = payload as Record<string, unknown>;
       return {
         ...fields,
@@ -96,8 +98,23 @@ export class HttpExceptionFilter implements ExceptionFilter {
         requestId,
       };
     }
+    // An error that carries its own status (http-errors' shape, as raw-body and many Express libraries throw), which
+    // Nest's own filter honours too; its message only where it says the client may see it (a 4xx by default).
+    const status = httpErrorStatus(exception);
+    if (status !== undefined && status < 500) {
+      const { message, expose } = exception as { message?: unknown; expose?: unknown };
+      const error = STATUS_TEXT[status] ?? HttpStatus[status] ?? 'Error';
+      return { statusCode: status, error, message: expose !== false && typeof message === 'string' && message !== '' ? message : error, requestId };
+    }
     return { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error', requestId };
   }
+}
+
+function httpErrorStatus(value: unknown): number | undefined {
+  if (!(value instanceof Error)) return undefined;
+  const { statusCode, status } = value as { statusCode?: unknown; status?: unknown };
+  const code = typeof statusCode === 'number' ? statusCode : status;
+  return typeof code === 'number' && Number.isInteger(code) && code >= 400 && code < 600 ? code : undefined;
 }
 
 function bodyParserError(value: unknown): { type: string; status?: unknown } | undefined {
