@@ -63,9 +63,14 @@ export class MemoryUsageStore implements UsageStore {
     return true;
   }
 
+  /** As in Redis: a lease lost meanwhile (expired while it could not be renewed) is put back, its stream still runs. */
   async renewStream(key: string, leaseId: string, leaseMs: number): Promise<void> {
-    const held = this.leases.get(key);
-    if (held?.has(leaseId)) held.set(leaseId, this.now() + leaseMs);
+    let held = this.leases.get(key);
+    if (held === undefined) {
+      held = new Map();
+      this.leases.set(key, held);
+    }
+    held.set(leaseId, this.now() + leaseMs);
   }
 
   async releaseStream(key: string, leaseId: string): Promise<void> {

@@ -45,11 +45,14 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
-/** KEYS[1] sorted set of leases. ARGV: leaseId, leaseMs. Extends a lease still held. */
+/**
+ * KEYS[1] sorted set of leases. ARGV: leaseId, leaseMs. Extends the lease of a stream still running, and puts it back
+ * if it was lost (Redis restarted or failed over, or an outage outlasted the lease): the stream still holds its slot.
+ */
 export const STREAM_RENEW_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
