@@ -3,6 +3,7 @@ import { startRedis, type RedisProcess } from '../../../../test/support/redis-se
 import { MemoryUsageStore } from './memory-usage.store';
 import { RedisUsageStore } from './redis-usage.store';
 import type { UsageStore } from './usage-store.interface';
+import { MAX_TOKENS, UsageMeter } from './usage-meter';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,6 +47,23 @@ function describeUsageStore(name: string, getStore: () => UsageStore) {
       await sleep(150); // b has expired, c was renewed
       expect(await getStore().acquireStream(k, 'd', 2, 300)).toBe(true);
       expect(await getStore().acquireStream(k, 'e', 2, 300)).toBe(false);
+    });
+
+    it('puts back a lease lost while its stream still runs (expired during an outage, or Redis lost it), so it counts again', async () => {
+      const k = key();
+      expect(await getStore().acquireStream(k, 'a', 1, 100)).toBe(true);
+      await sleep(150); // the renewal could not reach the store meanwhile: the lease expired
+      await getStore().renewStream(k, 'a', 300);
+      expect(await getStore().acquireStream(k, 'b', 1, 300)).toBe(false);
+    });
+
+    it('takes a count too large for Redis as the most a request records, so the caller is charged instead of not at all', async () => {
+      const k = key();
+      const meter = new UsageMeter();
+      meter.add({ inputTokens: 1e21, outputTokens: 2 ** 64 });
+      expect(meter.total).toBe(MAX_TOKENS);
+      await getStore().recordTokens(k, meter.total, 60_000);
+      expect((await getStore().tokens(k, 60_000)).used).toBe(MAX_TOKENS);
     });
   });
 }
