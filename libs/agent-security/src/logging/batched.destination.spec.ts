@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'child_process';
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { BatchedDestination } from './batched.destination';
@@ -32,6 +32,22 @@ describe('BatchedDestination', () => {
     destination.write('later\n');
     await nextTurn();
     expect(readFileSync(file, 'utf8').endsWith('line 99\nlater\n')).toBe(true);
+    destination.end();
+  });
+
+  it('follows a log rotation on reopen(): pending lines to the moved file, later ones to a new file at the path', async () => {
+    const file = join(dir, 'agent.log');
+    const destination = new BatchedDestination(file);
+    destination.write('before rotation\n');
+    await nextTurn();
+    renameSync(file, `${file}.1`);
+    destination.write('pending at rotation\n');
+    destination.reopen();
+    destination.write('after rotation\n');
+    await nextTurn();
+    expect(readFileSync(`${file}.1`, 'utf8')).toBe('before rotation\npending at rotation\n');
+    // Without reopen() the line went on to the moved file and the path stayed empty (or missing).
+    expect(readFileSync(file, 'utf8')).toBe('after rotation\n');
     destination.end();
   });
 

@@ -27,7 +27,8 @@ export interface BatchedDestinationOptions {
  * `maxPendingBytes`. Pending lines are written at application shutdown and on process exit.
  */
 export class BatchedDestination implements OnApplicationShutdown {
-  readonly fd: number;
+  /** Its descriptor: a new one after reopen(). */
+  fd: number;
   /** The path of a file it opened (and closes at shutdown); undefined for a descriptor it was given. */
   private readonly path: string | undefined;
   private readonly maxPendingBytes: number;
@@ -144,6 +145,19 @@ export class BatchedDestination implements OnApplicationShutdown {
       Atomics.wait(sleeper, 0, 0, RETRY_MS);
       this.flushSync();
     }
+  }
+
+  /**
+   * After a log rotation that moved the file away (logrotate without copytruncate): what is pending goes to the old
+   * file, and the lines after it to a new file at the path. For a SIGHUP handler or logrotate's postrotate:
+   * `app.get(AGENT_SECURITY_LOG_DESTINATION)?.reopen?.()`. A descriptor it was given stays as it is.
+   */
+  reopen(): void {
+    if (this.path === undefined || this.closed) return;
+    this.flushSync();
+    const previous = this.fd;
+    this.fd = openSync(this.path, 'a');
+    closeSync(previous);
   }
 
   private close(): void {
