@@ -84,6 +84,17 @@ describe('AuthGuard', () => {
     expect(verifier.verify(withRoles).claims).toMatchObject({ roles: ['user'], org: { plan: 'basic' } });
   });
 
+  it('refuses a handler of another transport (WebSocket, microservice, GraphQL) unless it is @Public(), instead of letting it through', () => {
+    for (const type of ['ws', 'rpc', 'graphql']) {
+      const closed = contextFor(PrivateController, PrivateController.prototype.closed).context;
+      closed.setType(type);
+      expect([type, guard.canActivate(closed)]).toEqual([type, false]);
+      const open = contextFor(PrivateController, PrivateController.prototype.open).context;
+      open.setType(type);
+      expect([type, guard.canActivate(open)]).toEqual([type, true]);
+    }
+  });
+
   it('sets a Bearer challenge on rejection', () => {
     const { context, response } = contextFor(PrivateController, PrivateController.prototype.closed, { authorization: 'Bearer x.y.z' });
     expect(() => guard.canActivate(context)).toThrow('Invalid token');

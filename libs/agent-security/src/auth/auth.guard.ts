@@ -16,7 +16,8 @@ import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 
 /**
- * Global guard: every route needs `Authorization: Bearer <jwt>` unless it is `@Public()`.
+ * Global guard: every route needs `Authorization: Bearer <jwt>` unless it is `@Public()`; a handler of another
+ * transport (WebSocket, microservice, GraphQL) is refused unless it is `@Public()`.
  * Registered by AgentSecurityModule before the throttler guard, which reads the tier it sets.
  */
 @Injectable()
@@ -35,8 +36,11 @@ export class AuthGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (context.getType() !== 'http') return true;
     if (this.publicRoutes.get(context)) return true;
+    // Only HTTP carries a bearer token this guard can read. A WebSocket gateway, a microservice or a GraphQL resolver
+    // behind the same global guard is refused (Nest's "Forbidden resource") rather than let through unauthenticated:
+    // mark it @Public() and authenticate it in its own way.
+    if (context.getType() !== 'http') return false;
     // getArgByIndex, not switchToHttp(): that one adds three fresh closures to the context on every call.
     const request = context.getArgByIndex<IncomingMessage>(0);
     let token = bearerToken(request.headers.authorization);
