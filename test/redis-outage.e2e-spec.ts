@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { AGENT_SECURITY_STORE, type SlidingWindowStore, type StoreErrorPolicy } from '@agent-security/core';
 import { bearer, signToken, startDemo } from './support/demo-app';
-import { startRedis, type RedisProcess } from './support/redis-server';
+import { freePort, startRedis, type RedisProcess } from './support/redis-server';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LIMIT = 5;
@@ -134,5 +134,46 @@ describe('Redis outages', () => {
     await closing.close();
     // Sent after QUIT, its batch would fail, and the deny policy would answer 503.
     await expect(pending).resolves.toMatchObject({ allowed: true, windows: [{ totalHits: 2 }] });
+  });
+
+  async function readyWithin(target: INestApplication, status: number, ms: number): Promise<number[]> {
+    const seen: number[] = [];
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      seen.push((await request(target.getHttpServer()).get('/health/ready')).status);
+      if (seen[seen.length - 1] === status) break;
+      await sleep(200);
+    }
+    return seen;
+  }
+
+  it('tells the readiness probe Redis is back without any rate-limited request (the probe itself sends none)', async () => {
+    app = await demoOn(redis, 'fallback');
+    await redis.stop();
+    await request(app.getHttpServer()).get('/me').set(bearer(freshToken())).expect(200);
+    await request(app.getHttpServer()).get('/health/ready').expect(503);
+    await redis.restart();
+    // Only the probe from here on: before, it stayed 503 until some request reached the store.
+    const seen = await readyWithin(app, 200, 5000);
+    expect(seen[seen.length - 1]).toBe(200);
+  });
+
+  it('starts down when Redis is not there at start-up, and comes up when it arrives', async () => {
+    const port = await freePort();
+    app = await startDemo({ throttling: { onStoreError: 'deny' } }, { REDIS_URL: `redis://127.0.0.1:${port}`, AGENT_SECURITY_TIERS: tiersEnv });
+    // Before, it said "up, enforced by redis" while every request was refused.
+    const ready = await request(app.getHttpServer()).get('/health/ready').expect(503);
+    expect(ready.body.rateLimitStore).toMatchObject({ status: 'down', policy: 'deny', enforcedBy: 'refusing' });
+    await request(app.getHttpServer()).get('/me').set(bearer(freshToken())).expect(503);
+    const late = await startRedis({ port });
+    try {
+      const seen = await readyWithin(app, 200, 5000);
+      expect(seen[seen.length - 1]).toBe(200);
+      await request(app.getHttpServer()).get('/me').set(bearer(freshToken())).expect(200);
+    } finally {
+      await app.close();
+      app = undefined;
+      await late.stop();
+    }
   });
 });

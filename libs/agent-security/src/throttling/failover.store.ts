@@ -18,13 +18,27 @@ export class FailoverStore implements SlidingWindowStore, BeforeApplicationShutd
   private nextProbeAt = 0;
   private lastError: string | undefined;
   private readonly logger = new Logger('AgentSecurity');
+  /** While down: asks Redis itself, so that the state comes back without a rate-limited request (a readiness probe sends none). */
+  private pinger: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly primary: SlidingWindowStore,
     private readonly fallback: SlidingWindowStore,
     private readonly policy: StoreErrorPolicy,
     private readonly probeIntervalMs = 1000,
+    /** A cheap question to Redis (PING): without it only requests find out that Redis is back. */
+    private readonly ping?: () => Promise<unknown>,
   ) {}
+
+  /** Redis was not there when the app started: down from the start, not only once a request has failed. */
+  markDown(reason: string): void {
+    if (this.state === 'down') return;
+    this.state = 'down';
+    this.nextProbeAt = Date.now() + this.probeIntervalMs;
+    this.lastError = reason;
+    this.logger.warn(`Redis unavailable (${reason}): ${POLICY_EFFECT[this.policy]}`);
+    this.startPinging();
+  }
 
   get status(): { state: StoreState; policy: StoreErrorPolicy; lastError?: string } {
     return { state: this.state, policy: this.policy, lastError: this.lastError };
@@ -38,29 +52,46 @@ export class FailoverStore implements SlidingWindowStore, BeforeApplicationShutd
     }
     return this.primary.consume(rules).then(
       (result) => {
-        if (this.state === 'down') {
-          this.state = 'up';
-          this.lastError = undefined;
-          this.logger.log('Redis is back: rate limits are enforced in Redis again');
-        }
+        if (this.state === 'down') this.markUp();
         return result;
       },
       (error: unknown) => {
         // The request's own fault, not Redis's: no other request is affected, and no policy applies.
         if (error instanceof InvalidWindowRuleError) throw error;
-        if (this.state === 'up') {
-          this.state = 'down';
-          this.nextProbeAt = Date.now() + this.probeIntervalMs;
-          this.lastError = error instanceof Error ? error.message : String(error);
-          this.logger.warn(`Redis unavailable (${this.lastError}): ${POLICY_EFFECT[this.policy]}`);
-        }
+        this.markDown(error instanceof Error ? error.message : String(error));
         return this.degraded(rules);
       },
     );
   }
 
+  private markUp(): void {
+    if (this.state === 'up') return;
+    this.state = 'up';
+    this.lastError = undefined;
+    this.stopPinging();
+    this.logger.log('Redis is back: rate limits are enforced in Redis again');
+  }
+
+  private startPinging(): void {
+    const ping = this.ping;
+    if (ping === undefined || this.pinger !== undefined) return;
+    this.pinger = setInterval(() => {
+      ping().then(
+        () => this.markUp(),
+        () => undefined,
+      );
+    }, this.probeIntervalMs);
+    this.pinger.unref();
+  }
+
+  private stopPinging(): void {
+    clearInterval(this.pinger);
+    this.pinger = undefined;
+  }
+
   /** Nest calls the provider's hooks, not those of the stores it wraps. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.stopPinging();
     await (this.primary as Partial<BeforeApplicationShutdown>).beforeApplicationShutdown?.();
   }
 

@@ -70,6 +70,9 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     if (this.owned) this.client!.on('error', () => undefined);
   }
 
+  /** Called when Redis is not ready at start-up: the rate-limit store starts in its down state (and says so). */
+  onStartedWithout: ((reason: string) => void) | undefined;
+
   async onModuleInit(): Promise<void> {
     const client = this.client;
     if (client === undefined || client.status === 'ready') return;
@@ -83,7 +86,9 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       const onReady = () => done(true);
       client.on('ready', onReady);
     });
-    if (!ready) this.logger.warn(`Redis not ready after ${CONNECT_WAIT_MS} ms; starting with the store-error policy in force`);
+    if (ready) return;
+    this.logger.warn(`Redis not ready after ${CONNECT_WAIT_MS} ms; starting with the store-error policy in force`);
+    this.onStartedWithout?.(`not connected at start-up (${client.status})`);
   }
 
   async onApplicationShutdown(): Promise<void> {

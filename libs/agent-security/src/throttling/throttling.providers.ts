@@ -21,8 +21,11 @@ export const throttlingProviders: Provider[] = [
     useFactory: (config: AgentSecurityConfig, connection: RedisConnection): SlidingWindowStore => {
       const memory = new MemoryThrottlerStorage();
       if (connection.client === undefined) return memory;
-      const redis = new RedisThrottlerStorage(connection.client, { batch: config.throttling.batchScriptCalls });
-      return new FailoverStore(redis, memory, config.throttling.onStoreError);
+      const client = connection.client;
+      const redis = new RedisThrottlerStorage(client, { batch: config.throttling.batchScriptCalls });
+      const store = new FailoverStore(redis, memory, config.throttling.onStoreError, 1000, () => client.ping());
+      connection.onStartedWithout = (reason) => store.markDown(reason);
+      return store;
     },
   },
   {
