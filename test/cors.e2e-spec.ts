@@ -110,6 +110,17 @@ describe('CORS origin forms (e2e)', () => {
     }
   });
 
+  it('says Vary: Origin also on an answer to a request without Origin, so a shared cache does not serve it to a browser', async () => {
+    const app = await appWith({ origins: ['http://localhost:3000'] });
+    try {
+      const res = await request(app.getHttpServer()).get('/thing').expect(401); // a private route: the answer varies all the same
+      expect(res.headers.vary).toMatch(/\bOrigin\b/);
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+  });
+
   it('asks a function', async () => {
     const app = await appWith({ origins: (origin) => origin?.endsWith('.trusted.dev') === true });
     try {

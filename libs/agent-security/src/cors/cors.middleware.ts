@@ -26,9 +26,12 @@ export class CorsMiddleware implements NestMiddleware {
 
   use(request: IncomingMessage, response: ServerResponse, next: () => void): void {
     const policy = this.policy;
+    if (policy === undefined) return next();
+    // Every answer depends on Origin unless it is "*" for all: a shared cache (a CDN) must not hand the one it stored
+    // for a request without Origin, which has no Access-Control-Allow-Origin, to a browser's request with one.
+    if (!policy.wildcard) response.setHeader('Vary', 'Origin');
     const origin = request.headers.origin;
-    if (policy === undefined || origin === undefined) return next();
-    response.setHeader('Vary', 'Origin');
+    if (origin === undefined) return next();
     const allowed = policy.isAllowed(origin);
     if (allowed) {
       response.setHeader('Access-Control-Allow-Origin', policy.wildcard ? '*' : origin);
