@@ -42,6 +42,9 @@ describe('resolveAgentSecurityConfig', () => {
     ["Nest's origin key for origins", { cors: { origin: 'https://app.example' } as never }, /"cors.origins": .*the option is "origins", not "origin"/],
     ['an empty origin list', { cors: { origins: [] } }, /"cors.origins": expected an origin/],
     ['an origin that is a number', { cors: { origins: [42 as never] } }, /"cors.origins"/],
+    ['an origin with a trailing slash', { cors: { origins: ['https://app.example/'] } }, /"cors.origins": "https:\/\/app.example\/" is not an origin as browsers send it; did you mean "https:\/\/app.example"\?/],
+    ['an origin in capitals', { cors: { origins: 'HTTPS://App.Example' } }, /did you mean "https:\/\/app.example"/],
+    ['an origin without a scheme', { cors: { origins: ['app.example'] } }, /"cors.origins": "app.example" is not an origin as browsers send it \(scheme:\/\/host\[:port\]\)/],
     ['methods as a string', { cors: { origins: '*', methods: 'GET' as never } }, /"cors.methods": expected a list of strings/],
     ['a negative maxAge', { cors: { origins: '*', maxAge: -1 } }, /"cors.maxAge"/],
     ['an empty log path', { logging: { destination: '' } }, /"logging.destination": must be a file path, a file descriptor, or a stream/],
@@ -57,6 +60,7 @@ describe('resolveAgentSecurityConfig', () => {
     ['a list of origins and patterns', ['https://app.example', /\.example\.org$/]],
     ['a predicate', (origin: string) => origin.endsWith('.example')],
     ['"*"', '*'],
+    ['"null" (sandboxed frames, file: pages) and a port', ['null', 'http://localhost:5173']],
   ])('accepts %s as cors.origins', (_name, origins) => {
     expect(configWith({ cors: { origins: origins as never } })).not.toThrow();
   });

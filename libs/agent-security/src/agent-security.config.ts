@@ -129,6 +129,15 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
 
 const isStringList = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
+function serializedOrigin(value: string): string | undefined {
+  try {
+    const origin = new URL(value).origin;
+    return origin === 'null' ? undefined : origin;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A CORS mistake would otherwise show only in a browser, as every origin refused. */
 function checkCors(cors: CorsOptions): void {
   if (typeof cors !== 'object' || cors === null) fail('cors', `expected { origins, ... } or false, got ${JSON.stringify(cors)}`);
@@ -138,6 +147,13 @@ function checkCors(cors: CorsOptions): void {
     if (origins === undefined || list.length === 0 || !list.every((o) => (typeof o === 'string' && o !== '') || o instanceof RegExp)) {
       const hint = 'origin' in cors ? ' (the option is "origins", not "origin")' : '';
       fail('cors.origins', `expected an origin, a RegExp, "*", a list of them, or a predicate${hint}; got ${JSON.stringify(origins)}`);
+    }
+    for (const origin of list) {
+      if (typeof origin === 'string' && origin !== '*' && origin !== 'null' && serializedOrigin(origin) !== origin) {
+        // A browser sends the origin serialized (scheme://host[:port], lower case, no path): anything else never matches.
+        const hint = serializedOrigin(origin);
+        fail('cors.origins', `${JSON.stringify(origin)} is not an origin as browsers send it${hint === undefined ? ' (scheme://host[:port])' : `; did you mean ${JSON.stringify(hint)}?`}`);
+      }
     }
     if (cors.credentials && list.includes('*')) {
       fail('cors.origins', '"*" cannot be combined with credentials: true (browsers reject that answer); list the allowed origins');

@@ -1,6 +1,6 @@
 import type { CorsOptions, CorsOrigin } from '../agent-security-options.interface.js';
 
-export const DEFAULT_CORS_METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
+export const DEFAULT_CORS_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 export const DEFAULT_CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'X-Request-ID'];
 export const DEFAULT_CORS_EXPOSED_HEADERS = [
   'X-Request-ID',
