@@ -219,6 +219,19 @@ class StrictController {
   }
 }
 
+/** Controllers made by a factory: one class name and one method name for routes at different paths. */
+function itemsController(path: string) {
+  @Controller(path)
+  class ItemsController {
+    @Throttle({ default: { limit: 2, ttl: 60_000 } })
+    @Get()
+    list() {
+      return { ok: true };
+    }
+  }
+  return ItemsController;
+}
+
 // Without a `redis` option the module keeps the windows in process memory: the same answers either way.
 describe.each([
   ['on Redis', true],
@@ -238,7 +251,7 @@ describe.each([
           logging: { level: process.env.LOG_LEVEL ?? 'silent' },
         }),
       ],
-      controllers: [StrictController],
+      controllers: [StrictController, itemsController('a'), itemsController('b')],
     })
     class StrictApp {}
     const moduleRef = await Test.createTestingModule({ imports: [StrictApp] }).compile();
@@ -283,5 +296,14 @@ describe.each([
     expect(last.headers['x-ratelimit-remaining']).toBe('0');
     const tierRefused = await request(server).get('/strict/loose').set(bearer(token)).expect(429);
     expect(tierRefused.body).toMatchObject({ limit: 4, window: '60s' });
+  });
+
+  it('gives each route its own window, also two routes whose classes and methods have the same names', async () => {
+    const { token } = freshUser();
+    const server = app.getHttpServer();
+    const statuses: number[] = [];
+    for (const path of ['/a', '/a', '/b', '/b']) statuses.push((await request(server).get(path).set(bearer(token))).status);
+    // Before, both were "ItemsController.list" and shared one window of 2: /b was refused at once.
+    expect(statuses).toEqual([200, 200, 200, 200]);
   });
 });

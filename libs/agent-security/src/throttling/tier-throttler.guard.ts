@@ -11,6 +11,7 @@ import {
 import type { IncomingMessage, ServerResponse } from 'http';
 import { AGENT_SECURITY_CONFIG, ANONYMOUS_TIER } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
+import { METHOD_METADATA, PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { rateLimitPolicy, setRateLimitHeaders, type RateLimitPolicy } from './rate-limit-headers.js';
 import { RateLimitExceededException } from './rate-limit.exception.js';
@@ -51,7 +52,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
       skip: this.reflector.getAllAndOverride<boolean>(THROTTLER_SKIP + DEFAULT_THROTTLER, targets) === true,
       limit: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_LIMIT + DEFAULT_THROTTLER, targets),
       ttl: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_TTL + DEFAULT_THROTTLER, targets),
-      keySuffix: `:route:${controller.name}.${handler.name}`,
+      keySuffix: routeKeySuffix(controller, handler),
     };
   });
   private readonly tierPolicies = new Map<string, RateLimitPolicy>();
@@ -141,4 +142,17 @@ export class TierThrottlerGuard extends ThrottlerGuard {
  */
 function resetSeconds(policy: RateLimitPolicy, resetMs: number): number {
   return Math.ceil((policy.limit === 0 ? policy.windowMs : resetMs) / 1000);
+}
+
+/**
+ * A route's own window, after the caller's key: its class and method names with its HTTP method, paths and version.
+ * The names alone are not unique: a controller factory, a v1 and a v2 module, minified or anonymous classes give two
+ * routes the same ones, and they then shared one window.
+ */
+function routeKeySuffix(controller: Function, handler: Function): string {
+  const list = (value: unknown) => (Array.isArray(value) ? value.join(',') : value === undefined ? '' : String(value));
+  const method = list(Reflect.getMetadata(METHOD_METADATA, handler));
+  const paths = `${list(Reflect.getMetadata(PATH_METADATA, controller))}/${list(Reflect.getMetadata(PATH_METADATA, handler))}`;
+  const version = Reflect.getMetadata(VERSION_METADATA, handler) ?? Reflect.getMetadata(VERSION_METADATA, controller);
+  return `:route:${controller.name}.${handler.name}:${method}:${paths}${version === undefined ? '' : `:v${list(version)}`}`;
 }
