@@ -217,6 +217,18 @@ class StrictController {
   loose() {
     return { ok: true };
   }
+
+  @Throttle({ default: { limit: () => 2.5, ttl: 60_000 } })
+  @Get('fractional')
+  fractional() {
+    return { ok: true };
+  }
+
+  @Throttle({ default: { limit: -1, ttl: 60_000 } })
+  @Get('negative')
+  negative() {
+    return { ok: true };
+  }
 }
 
 /** Controllers made by a factory: one class name and one method name for routes at different paths. */
@@ -305,5 +317,13 @@ describe.each([
     for (const path of ['/a', '/a', '/b', '/b']) statuses.push((await request(server).get(path).set(bearer(token))).status);
     // Before, both were "ItemsController.list" and shared one window of 2: /b was refused at once.
     expect(statuses).toEqual([200, 200, 200, 200]);
+  });
+
+  it('answers a route whose @Throttle() limit is no whole number >= 0 with a 500, not with a bogus header or a 429 to all', async () => {
+    const { token } = freshUser();
+    for (const path of ['/strict/fractional', '/strict/negative']) {
+      const res = await request(app.getHttpServer()).get(path).set(bearer(token));
+      expect([path, res.status, res.body.message, res.headers['ratelimit-policy']]).toEqual([path, 500, 'Internal server error', undefined]);
+    }
   });
 });

@@ -8,7 +8,7 @@ import type { WindowRule } from './sliding-window.interface.js';
 export class InvalidWindowRuleError extends TypeError {
   constructor(rule: WindowRule) {
     super(
-      `agent-security: cannot count window ${JSON.stringify(rule.key)}: limit must be a finite number >= 0 and windowMs a finite number >= 1, ` +
+      `agent-security: cannot count window ${JSON.stringify(rule.key)}: limit must be a number >= 0 (a whole one from @Throttle()) and windowMs a finite number >= 1, ` +
         `got limit ${rule.limit} and windowMs ${rule.windowMs}`,
     );
     this.name = 'InvalidWindowRuleError';

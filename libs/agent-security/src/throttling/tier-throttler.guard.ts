@@ -14,6 +14,7 @@ import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { METHOD_METADATA, PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { rateLimitPolicy, setRateLimitHeaders, type RateLimitPolicy } from './rate-limit-headers.js';
+import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
 import { RateLimitExceededException } from './rate-limit.exception.js';
 import type { SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
 import {
@@ -92,8 +93,12 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     if (route.limit !== undefined || route.ttl !== undefined) {
       const limit = await this.resolve(context, route.limit, policy.limit);
       const windowMs = await this.resolve(context, route.ttl, policy.windowMs);
+      const rule = { key: callerKey + route.keySuffix, limit, windowMs };
+      // As the tiers are checked at start-up: a whole limit >= 0 and a window >= 1 ms, or the headers would say
+      // "q=2.5" and a limit of -1 would refuse every request. A developer's mistake: a 500, with the route in the log.
+      if (!(Number.isInteger(limit) && limit >= 0 && windowMs >= 1 && windowMs < Infinity)) throw new InvalidWindowRuleError(rule);
       routePolicy = rateLimitPolicy(ROUTE_POLICY_NAME, limit, windowMs);
-      rules.push({ key: callerKey + route.keySuffix, limit, windowMs });
+      rules.push(rule);
     }
 
     const { allowed, blockedBy, windows } = await this.store.consume(rules);
