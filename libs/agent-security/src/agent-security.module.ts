@@ -69,7 +69,7 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
 
   constructor(
     @Inject(ModulesContainer) private readonly modules: ModulesContainer,
-    @Inject(HttpAdapterHost) adapterHost: HttpAdapterHost,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
     @Inject(RequestContextMiddleware) private readonly requestContext: RequestContextMiddleware,
   ) {
     super();
@@ -91,6 +91,12 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
   }
 
   onModuleInit(): void {
+    // Its headers, CORS and logging are written on Node's ServerResponse, as Express hands it over; on another
+    // adapter (Fastify's reply) every request would fail with a 500, so the app does not start instead.
+    const adapterType = this.adapterHost.httpAdapter?.getType();
+    if (adapterType !== undefined && adapterType !== 'express') {
+      throw new Error(`AgentSecurityModule works on the Express adapter (@nestjs/platform-express) only; this app uses "${adapterType}".`);
+    }
     let imports = 0;
     for (const module of this.modules.values()) {
       if (module.metatype === AgentSecurityModule) imports++;
