@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { Controller, Get, Module } from '@nestjs/common';
+import { Controller, Get, Logger, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import request from 'supertest';
@@ -229,6 +229,12 @@ class StrictController {
   negative() {
     return { ok: true };
   }
+
+  @Throttle({ burst: { limit: 1, ttl: 1000 }, default: { limit: 3, ttl: 60_000, blockDuration: 5000 } })
+  @Get('other-throttler')
+  otherThrottler() {
+    return { ok: true };
+  }
 }
 
 /** Controllers made by a factory: one class name and one method name for routes at different paths. */
@@ -324,6 +330,18 @@ describe.each([
     for (const path of ['/strict/fractional', '/strict/negative']) {
       const res = await request(app.getHttpServer()).get(path).set(bearer(token));
       expect([path, res.status, res.body.message, res.headers['ratelimit-policy']]).toEqual([path, 500, 'Internal server error', undefined]);
+    }
+  });
+
+  it("warns, once, about what a route's @Throttle() sets that it does not apply: another throttler, blockDuration", async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const { token } = freshUser();
+      for (let i = 0; i < 2; i++) await request(app.getHttpServer()).get('/strict/other-throttler').set(bearer(token)).expect(200);
+      const about = warn.mock.calls.map(([message]) => String(message)).filter((message) => message.includes('StrictController.otherThrottler'));
+      expect(about).toEqual([expect.stringMatching(/@Throttle\(\) throttler "burst", blockDuration not applied/)]);
+    } finally {
+      warn.mockRestore();
     }
   });
 });

@@ -1,4 +1,4 @@
-import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
@@ -49,6 +49,13 @@ interface RouteThrottling {
 export class TierThrottlerGuard extends ThrottlerGuard {
   private readonly routes = new RouteMetadataCache<RouteThrottling>((handler, controller) => {
     const targets = [handler, controller];
+    const ignored = ignoredThrottleOptions(targets);
+    if (ignored.length > 0) {
+      new Logger('AgentSecurity').warn(
+        `${controller.name}.${handler.name}: @Throttle() ${ignored.join(', ')} not applied; the module applies only ` +
+          "@Throttle({ default: { limit, ttl } }) (one exact window, which blocks for exactly as long as no slot is free).",
+      );
+    }
     return {
       skip: this.reflector.getAllAndOverride<boolean>(THROTTLER_SKIP + DEFAULT_THROTTLER, targets) === true,
       limit: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_LIMIT + DEFAULT_THROTTLER, targets),
@@ -161,3 +168,26 @@ function routeKeySuffix(controller: Function, handler: Function): string {
   const version = Reflect.getMetadata(VERSION_METADATA, handler) ?? Reflect.getMetadata(VERSION_METADATA, controller);
   return `:route:${controller.name}.${handler.name}:${method}:${paths}${version === undefined ? '' : `:v${list(version)}`}`;
 }
+
+/** What a route's @Throttle() sets that the module does not apply: other throttlers, blockDuration, getTracker, generateKey. */
+function ignoredThrottleOptions(targets: Function[]): string[] {
+  const ignored = new Set<string>();
+  for (const target of targets) {
+    for (const key of Reflect.getOwnMetadataKeys(target) as unknown[]) {
+      if (typeof key !== 'string' || !key.startsWith('THROTTLER:')) continue;
+      if (key.startsWith(THROTTLER_LIMIT) && key !== THROTTLER_LIMIT + DEFAULT_THROTTLER) {
+        ignored.add(`throttler "${key.slice(THROTTLER_LIMIT.length)}"`);
+      }
+      for (const [prefix, option] of IGNORED_OPTIONS) {
+        if (key === prefix + DEFAULT_THROTTLER && Reflect.getOwnMetadata(key, target) !== undefined) ignored.add(option);
+      }
+    }
+  }
+  return [...ignored];
+}
+
+const IGNORED_OPTIONS = [
+  ['THROTTLER:BLOCK_DURATION', 'blockDuration'],
+  ['THROTTLER:TRACKER', 'getTracker'],
+  ['THROTTLER:KEY_GENERATOR', 'generateKey'],
+] as const;
