@@ -149,10 +149,11 @@ function checkCors(cors: CorsOptions): void {
       fail('cors.origins', `expected an origin, a RegExp, "*", a list of them, or a predicate${hint}; got ${JSON.stringify(origins)}`);
     }
     for (const origin of list) {
-      if (typeof origin === 'string' && origin !== '*' && origin !== 'null' && serializedOrigin(origin) !== origin) {
-        // A browser sends the origin serialized (scheme://host[:port], lower case, no path): anything else never matches.
-        const hint = serializedOrigin(origin);
-        fail('cors.origins', `${JSON.stringify(origin)} is not an origin as browsers send it${hint === undefined ? ' (scheme://host[:port])' : `; did you mean ${JSON.stringify(hint)}?`}`);
+      if (typeof origin !== 'string' || origin === '*' || origin === 'null') continue;
+      // A browser sends the origin serialized (scheme://host[:port], lower case, no path): anything else never matches.
+      const meant = serializedOrigin(origin);
+      if (meant !== origin) {
+        fail('cors.origins', `${JSON.stringify(origin)} is not an origin as browsers send it${meant === undefined ? ' (scheme://host[:port])' : `; did you mean ${JSON.stringify(meant)}?`}`);
       }
     }
     if (cors.credentials && list.includes('*')) {

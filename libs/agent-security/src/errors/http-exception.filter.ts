@@ -87,7 +87,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const statusCode = exception.getStatus();
       const payload = exception.getResponse();
-      const error = STATUS_TEXT[statusCode] ?? HttpStatus[statusCode] ?? 'Error';
+      const error = statusText(statusCode);
       if (typeof payload !== 'object' || payload === null) return { statusCode, error, message: payload == null ? error : String(payload), requestId };
       const fields = payload as Record<string, unknown>;
       return {
@@ -103,11 +103,15 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const status = httpErrorStatus(exception);
     if (status !== undefined && status < 500) {
       const { message, expose } = exception as { message?: unknown; expose?: unknown };
-      const error = STATUS_TEXT[status] ?? HttpStatus[status] ?? 'Error';
+      const error = statusText(status);
       return { statusCode: status, error, message: expose !== false && typeof message === 'string' && message !== '' ? message : error, requestId };
     }
     return { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error', requestId };
   }
+}
+
+function statusText(status: number): string {
+  return STATUS_TEXT[status] ?? HttpStatus[status] ?? 'Error';
 }
 
 function httpErrorStatus(value: unknown): number | undefined {

@@ -10,5 +10,9 @@ export const ROUTE_POLICY_NAME = 'route';
 export const THROTTLER_LIMIT = 'THROTTLER:LIMIT';
 export const THROTTLER_TTL = 'THROTTLER:TTL';
 export const THROTTLER_SKIP = 'THROTTLER:SKIP';
+/** Written by @Throttle() too, and not applied by the module (it warns about them). */
+export const THROTTLER_BLOCK_DURATION = 'THROTTLER:BLOCK_DURATION';
+export const THROTTLER_TRACKER = 'THROTTLER:TRACKER';
+export const THROTTLER_KEY_GENERATOR = 'THROTTLER:KEY_GENERATOR';
 /** The throttler name `@Throttle({ default: ... })` and a bare `@SkipThrottle()` refer to. */
 export const DEFAULT_THROTTLER = 'default';

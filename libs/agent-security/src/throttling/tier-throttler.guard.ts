@@ -1,4 +1,5 @@
 import { type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
@@ -11,7 +12,6 @@ import {
 import type { IncomingMessage, ServerResponse } from 'http';
 import { AGENT_SECURITY_CONFIG, ANONYMOUS_TIER } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
-import { METHOD_METADATA, PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { rateLimitPolicy, setRateLimitHeaders, type RateLimitPolicy } from './rate-limit-headers.js';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
@@ -21,8 +21,11 @@ import {
   AGENT_SECURITY_STORE,
   DEFAULT_THROTTLER,
   ROUTE_POLICY_NAME,
+  THROTTLER_BLOCK_DURATION,
+  THROTTLER_KEY_GENERATOR,
   THROTTLER_LIMIT,
   THROTTLER_SKIP,
+  THROTTLER_TRACKER,
   THROTTLER_TTL,
 } from './throttling.constants.js';
 
@@ -174,7 +177,7 @@ function ignoredThrottleOptions(targets: Function[]): string[] {
   const ignored = new Set<string>();
   for (const target of targets) {
     for (const key of Reflect.getOwnMetadataKeys(target) as unknown[]) {
-      if (typeof key !== 'string' || !key.startsWith('THROTTLER:')) continue;
+      if (typeof key !== 'string') continue;
       if (key.startsWith(THROTTLER_LIMIT) && key !== THROTTLER_LIMIT + DEFAULT_THROTTLER) {
         ignored.add(`throttler "${key.slice(THROTTLER_LIMIT.length)}"`);
       }
@@ -187,7 +190,7 @@ function ignoredThrottleOptions(targets: Function[]): string[] {
 }
 
 const IGNORED_OPTIONS = [
-  ['THROTTLER:BLOCK_DURATION', 'blockDuration'],
-  ['THROTTLER:TRACKER', 'getTracker'],
-  ['THROTTLER:KEY_GENERATOR', 'generateKey'],
+  [THROTTLER_BLOCK_DURATION, 'blockDuration'],
+  [THROTTLER_TRACKER, 'getTracker'],
+  [THROTTLER_KEY_GENERATOR, 'generateKey'],
 ] as const;

@@ -25,6 +25,11 @@ export class UsageMeter {
  */
 export const MAX_TOKENS = 1e15;
 
+/** The tokens of one usage report, as a request records them. */
+export function totalTokens(usage: TokenUsage): number {
+  return Math.min(validTokens(usage.inputTokens) + validTokens(usage.outputTokens), MAX_TOKENS);
+}
+
 /** Only whole, non-negative counts: a handler's bug must not credit a budget back. */
 export function validTokens(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.min(Math.floor(value), MAX_TOKENS) : 0;

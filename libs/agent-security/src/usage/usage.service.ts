@@ -3,7 +3,7 @@ import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import type { AgentPrincipal } from '../auth/agent-principal.interface.js';
 import { AGENT_SECURITY_USAGE_STORE } from './usage.constants.js';
-import { MAX_TOKENS, validTokens, type TokenUsage } from './usage-meter.js';
+import { totalTokens, type TokenUsage } from './usage-meter.js';
 import type { UsageStore } from './usage-store.interface.js';
 
 export interface TokenBudgetState {
@@ -26,7 +26,7 @@ export class UsageService {
   /** Adds tokens to the caller's budget window. A tier without a token budget records nothing. */
   async record(principal: AgentPrincipal, usage: TokenUsage): Promise<void> {
     const budget = this.config.tiers.get(principal.tier)?.tokens;
-    const tokens = Math.min(validTokens(usage.inputTokens) + validTokens(usage.outputTokens), MAX_TOKENS);
+    const tokens = totalTokens(usage);
     if (budget === undefined || tokens === 0) return;
     await this.store.recordTokens(this.tokensKey(principal), tokens, budget.windowMs);
   }
