@@ -1,8 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
-import { existsSync } from 'fs';
+import { existsSync, readFileSync } from 'fs';
 import { createServer, type Server } from 'http';
 import type { AddressInfo } from 'net';
+import { join } from 'path';
 import { chromium, type Browser } from 'playwright-core';
+import { StandInModel } from '../src/agent/stand-in-model';
 import { signToken, startDemo } from './support/demo-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
 
@@ -19,6 +21,20 @@ function pageServer(): Promise<{ server: Server; origin: string }> {
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })),
   );
+}
+
+/**
+ * The browser streaming code of README.md, exactly as a reader copies it: the ```js block after its marker. The test
+ * runs this text, so the README cannot show a snippet that does not work.
+ */
+function readmeSnippet(name: string, readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8')): string {
+  const marker = `<!-- readme-snippet: ${name} -->`;
+  const at = readme.indexOf(marker);
+  if (at === -1) throw new Error(`README.md has no ${marker}`);
+  const rest = readme.slice(at + marker.length);
+  const block = /^```js\n([\s\S]*?)^```$/m.exec(rest);
+  if (block === null || rest.slice(0, block.index).trim() !== '') throw new Error(`README.md has no \`\`\`js block right after ${marker}`);
+  return block[1];
 }
 
 interface FetchResult {
@@ -43,7 +59,15 @@ describe('CORS in a real browser (headless Chromium)', () => {
     allowed = await pageServer();
     refused = await pageServer();
     redis = await startRedis();
-    app = await startDemo({}, { REDIS_URL: redis.url, CORS_ORIGINS: allowed.origin, AGENT_SECURITY_TIERS: JSON.stringify({ free: { limit: 5, windowMs: 60_000 } }) });
+    app = await startDemo(
+      {},
+      {
+        REDIS_URL: redis.url,
+        CORS_ORIGINS: allowed.origin,
+        AGENT_SECURITY_TIERS: JSON.stringify({ free: { limit: 5, windowMs: 60_000 } }),
+        STREAM_TOKEN_DELAY_MS: '2',
+      },
+    );
     await app.listen(0, '127.0.0.1');
     api = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -100,5 +124,30 @@ describe('CORS in a real browser (headless Chromium)', () => {
     expect(result.error).toMatch(/Failed to fetch/);
     // Refused by the browser's CORS check, not by a network failure.
     expect(consoleErrors.join('\n')).toMatch(/blocked by CORS policy.*No 'Access-Control-Allow-Origin' header/s);
+  }, 30_000);
+
+  it("renders every token of a streamed reply with the README's browser code", async () => {
+    const message = 'tell me about rate limits and budgets for agents';
+    const expected = [...new StandInModel().tokens(message)];
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${allowed.origin}/`);
+      // A classic script, as a page would include it: its function declaration becomes window.streamReply.
+      await page.addScriptTag({ content: readmeSnippet('browser-stream') });
+      const rendered = await page.evaluate(
+        async ({ url, token, message }) => {
+          const output = document.createElement('p');
+          document.body.append(output);
+          const streamReply = (window as unknown as Record<string, (...args: unknown[]) => Promise<void>>).streamReply;
+          await streamReply(url, token, message, (text: string) => output.append(text + ' '));
+          return output.textContent;
+        },
+        { url: api, token: signToken({ sub: 'browser-streamer', tier: 'pro' }), message },
+      );
+      expect(rendered).toBe(expected.map((token) => token + ' ').join(''));
+      expect(expected.length).toBeGreaterThan(5);
+    } finally {
+      await page.close();
+    }
   }, 30_000);
 });
