@@ -75,7 +75,7 @@ await measure(
   (caller) => [`rl:{user:user-${caller}}`],
 );
 await measure(
-  `ours, one window, sent through ioredis auto-pipelining (its defineCommand), as up to 8fb7a63`,
+  `ours, one window, sent through ioredis auto-pipelining (its defineCommand), one call per request`,
   (client) => {
     client.defineCommand('agentSecuritySlidingWindow', { lua: SLIDING_WINDOW_SCRIPT });
     let sequence = 0;

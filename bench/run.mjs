@@ -158,13 +158,13 @@ const EXPERIMENTS = [
   },
   {
     name: 'x-ours-throttle-redis-autopipelined',
-    label: 'x15. row 6e with the script sent through ioredis auto-pipelining (its defineCommand), as the storage did up to 8fb7a63',
+    label: 'x15. row 6e with the script sent through ioredis auto-pipelining (its defineCommand): one call per request instead of one per event-loop turn',
     expect: { rateLimit: true },
     redis: true,
   },
   {
     name: 'x-ours-logging-pino-async',
-    label: 'x19. row 6c with pino.destination({ sync: false }) for the file, as rows 6 and 6c were up to 56693e1',
+    label: 'x19. row 6c with pino.destination({ sync: false }) for the file instead of the module's BatchedDestination',
     expect: { requestId: true },
     logs: true,
   },

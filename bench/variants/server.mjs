@@ -342,7 +342,7 @@ const variants = {
     return ourThrottling(new (ours('RedisThrottlerStorage'))(REDIS_URL));
   },
 
-  /** Row 6e with the script sent through ioredis's auto-pipelining (its defineCommand), as the storage did up to 8fb7a63. */
+  /** Row 6e with the script sent through ioredis's auto-pipelining (its defineCommand): one call per request, where the storage sends one per event-loop turn. */
   'x-ours-throttle-redis-autopipelined'() {
     const storage = new (ours('RedisThrottlerStorage'))(new Redis(REDIS_URL, { enableAutoPipelining: true }));
     storage.client.defineCommand('agentSecuritySlidingWindow', { lua: SLIDING_WINDOW_SCRIPT });
@@ -460,7 +460,7 @@ const variants = {
     return variants['ours-logging']('info', { sync: false, minLength: 4096 });
   },
 
-  /** Row 6c on pino's asynchronous file destination, as every ours-* row was before the module wrote files itself. */
+  /** Row 6c on pino's asynchronous file destination: what the module's BatchedDestination is measured against. */
   'x-ours-logging-pino-async'() {
     return variants['ours-logging']('info', { sync: false });
   },

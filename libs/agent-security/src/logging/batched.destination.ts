@@ -20,9 +20,8 @@ export interface BatchedDestinationOptions {
  * The module's pino destination for a path or a file descriptor: the lines logged in one turn of the event
  * loop leave in one write(2), from the main thread, at the end of that turn, instead of one write per line
  * (pino's `sync: true`, its default for stdout) or a hand-off to libuv's thread pool per write
- * (`sync: false`). On the bench's logging row: 45.8 against 54.0 µs of app CPU per request for
- * `sync: false` in a 7-round run of the two (bench/RESULTS-more.md), 29.7 against 34.5 in the full run on c8c1530
- * (bench/RESULTS.md), level within the noise in the one on ce575dd. A line is never held past the turn that logged it. When a non-blocking
+ * (`sync: false`): a line costs no system call or thread hop of its own (the bench's logging row, docs/performance.md).
+ * A line is never held past the turn that logged it. When a non-blocking
  * pipe is full, what is left waits for the next try, in order, without blocking the event loop, up to
  * `maxPendingBytes`. Pending lines are written at application shutdown and on process exit.
  */

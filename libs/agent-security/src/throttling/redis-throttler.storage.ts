@@ -169,7 +169,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
   /**
    * One script call for a batch: a Command written straight to the connection, in one socket write. ioredis's
    * auto-pipelining would also put the calls of one turn in one write, but each still a command of its own, through a
-   * Pipeline object, a queue of callbacks and a script lookup per batch (bench/RESULTS-more.md, x15). A command
+   * Pipeline object, a queue of callbacks and a script lookup per batch (the bench's row x15 measures it). A command
    * timeout counts from here and is kept by one queue for all calls (ScriptCallDeadlines), not a timer per call.
    * Under fake timers that fake setImmediate, the call waits for them to advance.
    */
