@@ -7,7 +7,7 @@
 // kernel's share of a request (its socket writes, which on a VM can cost more than the app's code) is not in them,
 // nor is Redis's own work (bench/redis-instructions.mjs counts that). The bare app runs first and again last: the two
 // show how well the counts repeat (about 1 %; variants on Redis or with a log file move by 2-5 % between runs, as
-// batching still follows timing). Without arguments: the rows and each part.
+// batching still follows timing). Without arguments: the headline rows and each part.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -6,7 +6,7 @@ import type { AgentSecurityConfig } from '../agent-security.config.js';
 import type { AgentClaims, AgentPrincipal } from './agent-principal.interface.js';
 import { EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE } from './auth.constants.js';
 
-/** Thrown with one of the seed's fixed messages; the library's own error text never reaches a caller. */
+/** Thrown with one of the fixed messages a client is told; the library's own error text never reaches a caller. */
 export class TokenRejectedError extends Error {}
 
 // Three base64url segments; anything else is refused before base64 or crypto work.

@@ -1,7 +1,7 @@
 /**
  * One script call per batch of requests, at most one per request: prune, count, add-if-allowed and expire run
  * inside Redis, atomically, so concurrent requests from any number of app instances can never both take the
- * last slot (the seed's pipeline counted before adding and let them). The requests of one event-loop turn share
+ * last slot (a pipeline that counts before it adds would let them). The requests of one event-loop turn share
  * a call: Redis's cost of running a script at all (setting up KEYS and ARGV, entering Lua, about two thirds of a
  * one-request call in bench/redis-instructions.mjs) and the client's cost of a command are paid once for them.
  * Inside, the requests run one after another, in arrival order, each as a call of its own would at the same instant
