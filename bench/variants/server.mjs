@@ -60,7 +60,7 @@ function ours(name) {
 
 // ---------------------------------------------------------------------------------------------
 // The one handler every variant serves: GET /me -> { userId, tier }.
-function meController(kind, me = undefined) {
+function meController(kind, me) {
   class MeController {
     me(arg) {
       if (kind === 'principal') return { userId: arg.userId, tier: arg.tier };
@@ -420,7 +420,7 @@ const variants = {
    * configured by loggerParams(root). CORS off (config.cors false).
    */
   /** `destination`: omitted, the log file's path (the module's BatchedDestination); else pino.destination options for it. */
-  'ours-logging'(level = 'info', destination = undefined, { logger = true } = {}) {
+  'ours-logging'(level = 'info', destination, { logger = true } = {}) {
     const stream = destination === undefined ? LOG_FILE : pino.destination({ dest: LOG_FILE, ...destination });
     const config = ourConfig({ logging: logger ? { level, destination: stream } : false });
     const RequestContextMiddleware = ours('RequestContextMiddleware');
