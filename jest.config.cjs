@@ -29,6 +29,7 @@ module.exports = {
   },
   moduleNameMapper: {
     '^@agent-security/core$': '<rootDir>/libs/agent-security/src/index.ts',
+    '^@agent-security/core/testing$': '<rootDir>/libs/agent-security/src/testing/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testTimeout: 30000,

@@ -334,7 +334,7 @@ async function main() {
     rmSync(tmp, { recursive: true, force: true });
   };
   process.once('SIGINT', () => {
-    cleanup().finally(() => process.exit(130));
+    void cleanup().finally(() => process.exit(130));
   });
   const started = Date.now();
   const machine = machineLine(redis.version, pin);

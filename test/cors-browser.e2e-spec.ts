@@ -8,7 +8,7 @@ import { StandInModel } from '../src/agent/stand-in-model';
 import { signToken, startDemo } from './support/demo-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
 
-// Debian's chromium (`.ci/run` installs it); Playwright never downloads a browser here.
+// Debian's chromium (installed by npm test's pretest step, scripts/test-deps.sh); Playwright never downloads a browser here.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
@@ -55,7 +55,7 @@ describe('CORS in a real browser (headless Chromium)', () => {
   let refused: { server: Server; origin: string };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set CHROMIUM_PATH`);
+    if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install Debian's chromium (npm test's pretest step does) or set CHROMIUM_PATH`);
     allowed = await pageServer();
     refused = await pageServer();
     redis = await startRedis();

@@ -1,7 +1,9 @@
 import { Logger, type INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { AGENT_SECURITY_STORE, type SlidingWindowStore, type StoreErrorPolicy } from '@agent-security/core';
+import type { StoreErrorPolicy } from '@agent-security/core';
+import type { SlidingWindowStore } from '../libs/agent-security/src/throttling/sliding-window.interface.js';
+import { AGENT_SECURITY_STORE } from '../libs/agent-security/src/throttling/throttling.constants.js';
 import { bearer, signToken, startDemo } from './support/demo-app';
 import { freePort, startRedis, type RedisProcess } from './support/redis-server';
 

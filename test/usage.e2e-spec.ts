@@ -5,7 +5,8 @@ import { Writable } from 'stream';
 import { Redis } from 'ioredis';
 import type { AddressInfo } from 'net';
 import request from 'supertest';
-import { AgentSecurityModule, Public, RedisUsageStore } from '@agent-security/core';
+import { AgentSecurityModule, Public } from '@agent-security/core';
+import { RedisUsageStore } from '../libs/agent-security/src/usage/redis-usage.store.js';
 import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
 

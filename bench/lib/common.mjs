@@ -20,7 +20,7 @@ export const PREFILL_ENTRIES = 1000;
 export const ORIGIN = 'http://localhost:3000';
 
 /** The headers the module's CORS exposes by default; the hand-assembled CORS exposes the same list. */
-export { DEFAULT_CORS_EXPOSED_HEADERS as EXPOSED_HEADERS } from '@agent-security/core';
+export { DEFAULT_CORS_EXPOSED_HEADERS as EXPOSED_HEADERS } from '../../libs/agent-security/dist/cors/cors-policy.js';
 
 /** Tiers for the module: all huge, so a token's tier never changes the work done. */
 export const TIERS = {

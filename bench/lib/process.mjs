@@ -45,7 +45,7 @@ export async function startServer(variant, env, { nodeArgs = [], timeoutMs = 60_
         resolve();
       }
     });
-    exited.then(({ code, signal }) => {
+    void exited.then(({ code, signal }) => {
       clearTimeout(timer);
       reject(new Error(`${variant}: exited (${signal ?? code}) before READY\n${stderr.trim()}`));
     });

@@ -13,7 +13,15 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import { Redis } from 'ioredis';
-import * as lib from '@agent-security/core';
+import * as core from '@agent-security/core';
+// Internal parts, by path under the built library: a variant wires them without the module.
+import { resolveAgentSecurityConfig } from '../../libs/agent-security/dist/agent-security.config.js';
+import { AuthGuard } from '../../libs/agent-security/dist/auth/auth.guard.js';
+import { TokenVerifier } from '../../libs/agent-security/dist/auth/token-verifier.js';
+import { CorsMiddleware } from '../../libs/agent-security/dist/cors/cors.middleware.js';
+import { createRootLogger, loggerParams } from '../../libs/agent-security/dist/logging/logger-options.js';
+import { RequestContextMiddleware } from '../../libs/agent-security/dist/logging/request-context.middleware.js';
+import { TierThrottlerGuard } from '../../libs/agent-security/dist/throttling/tier-throttler.guard.js';
 import { SLIDING_WINDOW_SCRIPT } from '../../libs/agent-security/dist/throttling/sliding-window.script.js';
 import {
   EXPOSED_HEADERS,
@@ -32,6 +40,18 @@ const port = Number(portText);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LOG_FILE = process.env.BENCH_LOG_FILE ?? join(tmpdir(), `agent-security-bench-${process.pid}.log`);
 
+const lib = {
+  ...core,
+  resolveAgentSecurityConfig,
+  AuthGuard,
+  TokenVerifier,
+  CorsMiddleware,
+  createRootLogger,
+  loggerParams,
+  RequestContextMiddleware,
+  TierThrottlerGuard,
+};
+
 /** A named export of the library, or a clear error naming it (the library is being worked on). */
 function ours(name) {
   if (!(name in lib)) throw new Error(`@agent-security/core does not export ${name}`);
@@ -40,7 +60,7 @@ function ours(name) {
 
 // ---------------------------------------------------------------------------------------------
 // The one handler every variant serves: GET /me -> { userId, tier }.
-function meController(kind, me = undefined) {
+function meController(kind, me) {
   class MeController {
     me(arg) {
       if (kind === 'principal') return { userId: arg.userId, tier: arg.tier };
@@ -400,7 +420,7 @@ const variants = {
    * configured by loggerParams(root). CORS off (config.cors false).
    */
   /** `destination`: omitted, the log file's path (the module's BatchedDestination); else pino.destination options for it. */
-  'ours-logging'(level = 'info', destination = undefined, { logger = true } = {}) {
+  'ours-logging'(level = 'info', destination, { logger = true } = {}) {
     const stream = destination === undefined ? LOG_FILE : pino.destination({ dest: LOG_FILE, ...destination });
     const config = ourConfig({ logging: logger ? { level, destination: stream } : false });
     const RequestContextMiddleware = ours('RequestContextMiddleware');

@@ -44,7 +44,7 @@ export interface JwtOptions {
 }
 
 /** A token budget over a sliding window (LLM tokens, input + output). */
-export interface TokenBudget {
+export interface TokenBudgetLimits {
   limit: number;
   windowMs: number;
 }
@@ -55,7 +55,7 @@ export interface TierLimits {
   /** Window length in milliseconds. */
   windowMs: number;
   /** Optional LLM token budget for the tier. */
-  tokens?: TokenBudget;
+  tokens?: TokenBudgetLimits;
   /** Concurrent streams per caller. Unlimited when unset. */
   maxConcurrentStreams?: number;
 }

@@ -9,3 +9,6 @@ export const {
 } = new ConfigurableModuleBuilder<AgentSecurityOptions>({ moduleName: 'AgentSecurity' })
   .setClassMethodName('forRoot')
   .build();
+
+/** The argument of `AgentSecurityModule.forRootAsync()`: `useFactory` with `inject`, `useClass` or `useExisting`. */
+export type AgentSecurityAsyncOptions = typeof ASYNC_OPTIONS_TYPE;

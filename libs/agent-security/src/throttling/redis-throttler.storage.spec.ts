@@ -96,9 +96,9 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     await store.consume([{ key: 'micros:{f}', limit: 100, windowMs: 60_000 }, { key: 'micros:{f}:route', limit: 100, windowMs: 60_000 }]);
     const after = await micros();
     const scores = [
-      ...(await client.zrange('micros:{e}', 0, -1, 'WITHSCORES')),
-      ...(await client.zrange('micros:{f}', 0, -1, 'WITHSCORES')),
-      ...(await client.zrange('micros:{f}:route', 0, -1, 'WITHSCORES')),
+      ...(await client.zrange('micros:{e}', 0, '-1', 'WITHSCORES')),
+      ...(await client.zrange('micros:{f}', 0, '-1', 'WITHSCORES')),
+      ...(await client.zrange('micros:{f}:route', 0, '-1', 'WITHSCORES')),
     ]
       .filter((_, i) => i % 2 === 1)
       .map((score) => BigInt(score));
