@@ -164,7 +164,7 @@ const EXPERIMENTS = [
   },
   {
     name: 'x-ours-logging-pino-async',
-    label: 'x19. row 6c with pino.destination({ sync: false }) for the file instead of the module's BatchedDestination',
+    label: "x19. row 6c with pino.destination({ sync: false }) for the file instead of the module's BatchedDestination",
     expect: { requestId: true },
     logs: true,
   },
