@@ -157,7 +157,9 @@ export async function startProvider(options: ProviderOptions = {}): Promise<Runn
       },
       extraTokenClaims: (_ctx: unknown, token: { clientId?: string }) => extraClaims(token.clientId ?? ''),
     } as never);
-    provider.use(async (ctx: { path: string; method: string }, next: () => Promise<void>) => {
+    provider.use(async (ctx: { path: string; method: string; set(name: string, value: string): void }, next: () => Promise<void>) => {
+      // No kept-alive sockets: a client must not meet a closed one from before a restart.
+      ctx.set('Connection', 'close');
       if (hanging) {
         await new Promise<void>((resolve) => hung.add(resolve));
         return;

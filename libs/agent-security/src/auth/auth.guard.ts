@@ -12,6 +12,7 @@ import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
 import { queryToken } from './query-token.js';
+import type { AgentPrincipal } from './agent-principal.interface.js';
 import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 
@@ -35,7 +36,7 @@ export class AuthGuard implements CanActivate {
     this.allowQueryToken = config.jwt.allowQueryToken;
   }
 
-  canActivate(context: ExecutionContext): boolean {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.publicRoutes.get(context)) return true;
     // Only HTTP carries a bearer token this guard can read. A WebSocket gateway, a microservice or a GraphQL resolver
     // behind the same global guard is refused (Nest's "Forbidden resource") rather than let through unauthenticated:
@@ -48,14 +49,30 @@ export class AuthGuard implements CanActivate {
     if (token === undefined) {
       reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_MISSING, MISSING_TOKEN_MESSAGE);
     }
+    let principal: AgentPrincipal | Promise<AgentPrincipal>;
     try {
-      request.principal = this.verifier.verify(token);
+      principal = this.verifier.verify(token);
     } catch (error) {
-      const message = error instanceof TokenRejectedError ? error.message : INVALID_TOKEN_MESSAGE;
-      reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_INVALID, message);
+      refuse(context, error);
     }
+    // Only a token not yet verified in issuer mode waits (for the provider's keys); a cached one never does.
+    if (principal instanceof Promise) {
+      return principal.then(
+        (verified) => {
+          request.principal = verified;
+          return true;
+        },
+        (error: unknown) => refuse(context, error),
+      );
+    }
+    request.principal = principal;
     return true;
   }
+}
+
+function refuse(context: ExecutionContext, error: unknown): never {
+  const message = error instanceof TokenRejectedError ? error.message : INVALID_TOKEN_MESSAGE;
+  reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_INVALID, message);
 }
 
 /** The token of a `Bearer` header (scheme case-insensitive, RFC 7235 §2.1), or undefined when there is none. */
