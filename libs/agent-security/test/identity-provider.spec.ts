@@ -174,6 +174,17 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     }
     expect(status).toBe(200);
   });
+
+  it('refuses a typ of another kind of JWT, a crit header, and an exp of 1e309, without fetching for them', async () => {
+    app = await startJwtApp({ issuer: provider.issuer, audience: AUDIENCE });
+    await get(await provider.token('agent')).expect(200);
+    const key = provider.keys[0];
+    await get(signRs256(key, { typ: 'JWT' }, JSON.stringify(claims({ sub: 'plain' })))).expect(200);
+    await get(signRs256(key, { typ: 'logout+jwt' }, JSON.stringify(claims()))).expect(401);
+    await get(signRs256(key, { crit: ['exp'], exp: 1 }, JSON.stringify(claims()))).expect(401);
+    await get(signRs256(key, {}, `{"iss":"${provider.issuer}","aud":"${AUDIENCE}","sub":"forever","exp":1e309}`)).expect(401);
+    expect(provider.jwksRequests()).toBe(1);
+  });
 });
 
 describe('issuer mode start-up', () => {

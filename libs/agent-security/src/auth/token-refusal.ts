@@ -53,6 +53,14 @@ export function decodeHeader(token: string): Record<string, unknown> | undefined
   }
 }
 
+/**
+ * Header members a verifier must understand (RFC 7515 §4.1.11): this one understands no extension, so any `crit`
+ * is refused, even an empty one (which the RFC forbids).
+ */
+export function headerReason(header: Record<string, unknown>): RefusalReason | undefined {
+  return header.crit !== undefined ? 'crit' : undefined;
+}
+
 /** Media types of an access token (RFC 9068 §2.1, `at+jwt`) or a plain JWT; any other `typ` is another kind of token. */
 export function accessTokenTypeReason(header: Record<string, unknown>): RefusalReason | undefined {
   const typ = header.typ;
@@ -62,11 +70,19 @@ export function accessTokenTypeReason(header: Record<string, unknown>): RefusalR
   return type === 'jwt' || type === 'at+jwt' || type === 'application/at+jwt' || type === 'application/jwt' ? undefined : 'type';
 }
 
-/** What the verifiers leave to the caller: an `exp` (unless not required) and a subject. */
+const isNumericDate = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
+
+/**
+ * What the verifiers leave to the caller: `exp`, `nbf` and `iat` as finite numbers (JSON's 1e309 is Infinity,
+ * a token that never expires), and a subject that is a well-formed UTF-16 string, since a lone surrogate is
+ * written to Redis as U+FFFD and two such subjects would share one caller's windows.
+ */
 export function claimsReason(claims: Record<string, unknown>, requireExp: boolean): RefusalReason | undefined {
-  const { exp, sub } = claims;
-  if (exp === undefined ? requireExp : typeof exp !== 'number') return exp === undefined ? 'no_expiry' : 'invalid_time';
+  const { exp, nbf, iat, sub } = claims;
+  if (exp === undefined ? requireExp : !isNumericDate(exp)) return exp === undefined ? 'no_expiry' : 'invalid_time';
+  if ((nbf !== undefined && !isNumericDate(nbf)) || (iat !== undefined && !isNumericDate(iat))) return 'invalid_time';
   if (typeof sub !== 'string' || sub === '') return 'no_subject';
+  if (!(sub as string & { isWellFormed(): boolean }).isWellFormed()) return 'invalid_subject';
   return undefined;
 }
 

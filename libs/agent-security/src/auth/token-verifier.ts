@@ -12,6 +12,7 @@ import {
   accessTokenTypeReason,
   claimsReason,
   decodeHeader,
+  headerReason,
   joseReason,
   jsonwebtokenReason,
   type RefusalReason,
@@ -63,12 +64,14 @@ export class TokenVerifier implements OnApplicationBootstrap, OnModuleDestroy {
     this.cacheSize = options.cacheSize;
     this.toleranceMs = options.clockToleranceSec * 1000;
     this.requireExp = options.requireExp;
+    // complete: the header comes back with the claims, for the crit check, at no extra decoding.
     this.verifyOptions = {
       // EdDSA is never in this list: the config allows it in issuer mode only.
       algorithms: options.algorithms as JwtVerifyOptions['algorithms'],
       issuer: options.issuer as JwtVerifyOptions['issuer'],
       audience: options.audience as JwtVerifyOptions['audience'],
       clockTolerance: options.clockToleranceSec,
+      complete: true,
     };
     if (options.jwks !== undefined) {
       this.keys = new JwksKeySource(options.jwks, logger);
@@ -102,21 +105,24 @@ export class TokenVerifier implements OnApplicationBootstrap, OnModuleDestroy {
     }
     if (!COMPACT_JWS.test(token)) throw this.refuse('malformed');
     if (this.keys !== undefined) return this.verifyFromProvider(token, key);
-    let claims: AgentClaims;
+    let verified: { header: Record<string, unknown>; payload: AgentClaims };
     try {
-      claims = this.jwt.verify<AgentClaims>(token, this.verifyOptions);
+      verified = this.jwt.verify(token, this.verifyOptions);
     } catch (error) {
       throw this.refuse(jsonwebtokenReason(error));
     }
-    return this.remember(key, token, claims);
+    const reason = headerReason(verified.header);
+    if (reason !== undefined) throw this.refuse(reason);
+    return this.remember(key, token, verified.payload);
   }
 
   private async verifyFromProvider(token: string, key: string): Promise<AgentPrincipal> {
     const keys = this.keys as JwksKeySource;
-    // The header is checked before jose and any key lookup: a token refused on its face costs no fetch.
+    // The header is checked before jose and any key lookup: a token refused on its face costs no fetch, and a
+    // `crit` is refused whatever it names (jose would take `b64`).
     const header = decodeHeader(token);
     if (header === undefined) throw this.refuse('malformed');
-    const reason = accessTokenTypeReason(header);
+    const reason = headerReason(header) ?? accessTokenTypeReason(header);
     if (reason !== undefined) throw this.refuse(reason);
     let claims: AgentClaims;
     try {
