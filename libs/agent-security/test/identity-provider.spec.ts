@@ -72,7 +72,9 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
 
   it('refuses a token of the same provider for another audience', async () => {
     app = await startJwtApp({ issuer: provider.issuer, audience: AUDIENCE });
-    await get(await provider.token('agent', undefined, { resource: 'https://other-api.test/' })).expect(401);
+    const res = await get(await provider.token('agent', undefined, { resource: 'https://other-api.test/' })).expect(401);
+    expect(res.body).toMatchObject({ message: 'Invalid token', code: 'invalid_token' });
+    expect(app.refusals()).toEqual(['audience']);
   });
 
   it('refuses a token of another issuer and one without iss', async () => {
@@ -82,6 +84,7 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     const { iss, ...noIssuer } = claims();
     void iss;
     await get(signRs256(key, {}, JSON.stringify(noIssuer))).expect(401);
+    expect(app.refusals()).toEqual(['issuer', 'issuer']);
   });
 
   it('refuses HS256 "signed" with the provider\'s public key', async () => {
@@ -89,7 +92,9 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     const pem = createPublicKey({ key: publicJwk(provider.keys[0]), format: 'jwk' }).export({ type: 'spki', format: 'pem' });
     const input = `${b64url({ alg: 'HS256', typ: 'JWT', kid: provider.keys[0].kid })}.${b64url(claims())}`;
     const forged = `${input}.${createHmac('sha256', pem).update(input).digest('base64url')}`;
-    await get(forged).expect(401);
+    const res = await get(forged).expect(401);
+    expect(res.body.code).toBe('invalid_token');
+    expect(app.refusals()).toEqual(['algorithm']);
   });
 
   it('keeps accepting the old key\'s tokens after a rotation, and takes the new key once its cooldown has passed', async () => {
@@ -122,6 +127,7 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     // The ES256 key named for an RS256 token, or the RSA key for ES256: refused, whatever the token says.
     const forgedKid = await signJose(rsa, 'RS256', claims(), { kid: 'es256' });
     await get(forgedKid).expect(401);
+    expect(app.refusals()).toEqual(['unknown_kid']);
   });
 
   it('keeps verifying with the keys it holds while the provider is down, refuses an unknown kid within the timeout, and drops keys past staleMaxAgeMs', async () => {
@@ -147,6 +153,7 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     expect(Date.now() - started).toBeLessThan(1000);
     await sleep(1500); // past staleMaxAgeMs without an answer: the keys are dropped
     await get(signRs256(provider.keys[0], {}, JSON.stringify(claims({ sub: 'late' })))).expect(401);
+    expect(app.refusals()).toEqual(['unknown_kid', 'unknown_kid', 'jwks_unavailable']);
   });
 
   it('fetches the JWKS at most once per cooldown under a flood of made-up kids', async () => {
@@ -158,13 +165,15 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     const statuses = await Promise.all(flood.map(async (token) => (await get(token)).status));
     expect(statuses.every((status) => status === 401)).toBe(true);
     expect(provider.jwksRequests() - fetched).toBeLessThanOrEqual(1);
+    expect(app.refusals().filter((reason) => reason === 'unknown_kid')).toHaveLength(200);
   });
 
   it('starts while the provider is down and verifies once it answers', async () => {
     const token = await provider.token('agent');
     await provider.stop();
     app = await startJwtApp({ issuer: provider.issuer, audience: AUDIENCE });
-    await get(token).expect(401);
+    const res = await get(token).expect(401);
+    expect(res.body.code).toBe('invalid_token');
     await provider.restart();
     const deadline = Date.now() + 8000;
     let status = 401;
@@ -173,6 +182,7 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
       status = (await get(token)).status;
     }
     expect(status).toBe(200);
+    expect(app.refusals()[0]).toBe('jwks_unavailable');
   });
 
   it('refuses a typ of another kind of JWT, a crit header, and an exp of 1e309, without fetching for them', async () => {
@@ -183,6 +193,7 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     await get(signRs256(key, { typ: 'logout+jwt' }, JSON.stringify(claims()))).expect(401);
     await get(signRs256(key, { crit: ['exp'], exp: 1 }, JSON.stringify(claims()))).expect(401);
     await get(signRs256(key, {}, `{"iss":"${provider.issuer}","aud":"${AUDIENCE}","sub":"forever","exp":1e309}`)).expect(401);
+    expect(app.refusals()).toEqual(['type', 'crit', 'invalid_time']);
     expect(provider.jwksRequests()).toBe(1);
   });
 });

@@ -47,7 +47,7 @@ export class AuthGuard implements CanActivate {
     let token = bearerToken(request.headers.authorization);
     if (token === undefined && this.allowQueryToken) token = queryToken(request);
     if (token === undefined) {
-      reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_MISSING, MISSING_TOKEN_MESSAGE);
+      reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_MISSING, MISSING_TOKEN_MESSAGE, 'missing_token');
     }
     let principal: AgentPrincipal | Promise<AgentPrincipal>;
     try {
@@ -71,8 +71,13 @@ export class AuthGuard implements CanActivate {
 }
 
 function refuse(context: ExecutionContext, error: unknown): never {
-  const message = error instanceof TokenRejectedError ? error.message : INVALID_TOKEN_MESSAGE;
-  reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_INVALID, message);
+  const rejected = error instanceof TokenRejectedError;
+  reject(
+    context.getArgByIndex<ServerResponse>(1),
+    WWW_AUTHENTICATE_INVALID,
+    rejected ? error.message : INVALID_TOKEN_MESSAGE,
+    rejected ? error.code : 'invalid_token',
+  );
 }
 
 /** The token of a `Bearer` header (scheme case-insensitive, RFC 7235 §2.1), or undefined when there is none. */
@@ -83,7 +88,7 @@ export function bearerToken(header: string | undefined): string | undefined {
   return token === '' ? undefined : token;
 }
 
-function reject(response: ServerResponse, challenge: string, message: string): never {
+function reject(response: ServerResponse, challenge: string, message: string, code: string): never {
   response.setHeader('WWW-Authenticate', challenge);
-  throw new UnauthorizedException(message);
+  throw new UnauthorizedException({ statusCode: 401, error: 'Unauthorized', message, code });
 }

@@ -156,7 +156,9 @@ export class TokenVerifier implements OnApplicationBootstrap, OnModuleDestroy {
     return Object.freeze({ userId: claims.sub, tier, claims: deepFreeze(claims) });
   }
 
+  /** One debug line per refused token, with the reason and never the token. */
   private refuse(reason: RefusalReason): TokenRejectedError {
+    this.logger?.debug({ reason }, 'token refused');
     return new TokenRejectedError(reason);
   }
 }
