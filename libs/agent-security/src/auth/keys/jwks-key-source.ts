@@ -91,6 +91,8 @@ export class JwksKeySource {
         return true;
       },
       (error: unknown) => {
+        // Stopped at shutdown: nothing to report.
+        if (this.closed.signal.aborted) return false;
         this.failures++;
         // One line per outage, not per retry.
         if (this.failures === 1) {
