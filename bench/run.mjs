@@ -19,6 +19,7 @@ import path from 'node:path';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { RedisThrottlerStorage } from '@agent-security/core';
 import { CALLERS, FILLED_LIMIT, PREFILL_ENTRIES, makeTokens, writeTokens } from './lib/common.mjs';
+import { startJwks } from './lib/jwks.mjs';
 import { runLoad, sanityCheck } from './lib/load.mjs';
 import { pinSelf, pinningPlan, startServer } from './lib/process.mjs';
 import { SCRIPT_COMMANDS, diffSnapshots, redisSnapshot, startRedis } from './lib/redis.mjs';
@@ -71,6 +72,12 @@ const VARIANTS = [
     expect: { auth: true, rateLimit: true, requestId: true },
   },
   { name: 'ours-jwt', label: '6b. ours, JWT only: AuthGuard + TokenVerifier', expect: { auth: true } },
+  {
+    name: 'ours-jwt-jwks',
+    label: '6h. ours, JWT only, RS256 from a JWKS: AuthGuard + TokenVerifier in issuer mode (key by OpenID Connect discovery)',
+    expect: { auth: true },
+    jwks: true,
+  },
   { name: 'ours-logging', label: '6c. ours, logging only: RequestContextMiddleware + loggerParams() (request id, pino to a file path: the module\'s BatchedDestination)', expect: { requestId: true }, logs: true },
   { name: 'ours-cors', label: '6d. ours, CORS only: CorsMiddleware', expect: { cors: true } },
   {
@@ -87,6 +94,12 @@ const VARIANTS = [
     ...FULL_STACK,
   },
   { name: 'hand-jwt', label: '7a. by hand, JWT only: guard on JwtService.verifyAsync', expect: { auth: true } },
+  {
+    name: 'hand-jwt-jwks',
+    label: '7d. by hand, JWT only, RS256 from a JWKS: @nestjs/passport AuthGuard + passport-jwt + jwks-rsa passportJwtSecret',
+    expect: { auth: true },
+    jwks: true,
+  },
   { name: 'hand-pino', label: '7b. by hand, logging only: nestjs-pino to file + randomUUID request id', expect: { requestId: true }, logs: true },
   { name: 'hand-cors', label: '7c. by hand, CORS only: app.enableCors', expect: { cors: true } },
 ];
@@ -237,22 +250,26 @@ function roundOrder(variants, round) {
 async function measure(variant, ctx, round) {
   const logFile = path.join(ctx.tmp, `${variant.name}-${round}.log`);
   if (variant.redis) await ctx.redis.client.flushall();
+  // The JWKS rows send RS256 tokens signed with the key the harness's JWKS server publishes; the others HS256 ones.
+  const tokens = variant.jwks ? ctx.jwks.tokens : ctx.tokens;
   const server = await startServer(variant.name, {
     BENCH_REDIS_URL: ctx.redis.url,
     BENCH_LOG_FILE: logFile,
     BENCH_TOKENS_FILE: ctx.tokensFile,
+    BENCH_ISSUER: ctx.jwks.issuer,
+    BENCH_JWKS_URI: ctx.jwks.jwksUri,
   }, { cpu: ctx.pin?.server });
   const out = {};
   try {
-    const problems = await sanityCheck(server.url, ctx.tokens[0], variant.expect);
+    const problems = await sanityCheck(server.url, tokens[0], variant.expect);
     if (variant.redis && (await ctx.redis.client.dbsize()) === 0) problems.push('no key in Redis after a request');
     if (problems.length) throw new Error(`sanity check failed: ${problems.join('; ')}`);
-    if (WARMUP > 0) out.warmup = await runLoad(server.url, ctx.tokens, { connections: CONNECTIONS, duration: WARMUP });
+    if (WARMUP > 0) out.warmup = await runLoad(server.url, tokens, { connections: CONNECTIONS, duration: WARMUP });
     const before = variant.redis ? await redisSnapshot(ctx.redis.client) : undefined;
     const cpuBefore = server.cpuTimes();
     // autocannon runs in this process: its CPU over the measured run is the load generator's share of the machine.
     const loadBefore = process.cpuUsage();
-    out.result = await runLoad(server.url, ctx.tokens, { connections: CONNECTIONS, duration: DURATION });
+    out.result = await runLoad(server.url, tokens, { connections: CONNECTIONS, duration: DURATION });
     const load = process.cpuUsage(loadBefore);
     const cpuAfter = server.cpuTimes();
     out.cpuUsPerRequest = ((cpuAfter.total - cpuBefore.total) * 1e6) / out.result.total;
@@ -329,8 +346,10 @@ async function main() {
   const tokensFile = path.join(tmp, 'tokens.json');
   writeTokens(tokensFile, tokens);
   const redis = await startRedis({ cpu: pin?.redis });
+  const jwks = await startJwks(CALLERS);
   const cleanup = async () => {
     await redis.stop();
+    await jwks.stop();
     rmSync(tmp, { recursive: true, force: true });
   };
   process.once('SIGINT', () => {
@@ -344,7 +363,7 @@ async function main() {
       `${CONNECTIONS} connections, ${CALLERS} callers (one token per request in turn); private redis-server on ${redis.port}`,
   );
 
-  const ctx = { redis, tokens, tokensFile, tmp, pin };
+  const ctx = { redis, tokens, tokensFile, tmp, pin, jwks };
   const runs = new Map(variants.map((variant) => [variant.name, []]));
   const failures = new Map();
   const [bareVariant, ...others] = variants;

@@ -22,7 +22,11 @@ export const DEMO_TIERS: Record<string, TierLimits> = {
   enterprise: { limit: 2000, windowMs: 3_600_000, tokens: { limit: 20_000_000, windowMs: 86_400_000 }, maxConcurrentStreams: 50 },
 };
 
-/** The demo's configuration from the environment: PORT, JWT_SECRET, REDIS_URL, AGENT_SECURITY_TIERS, CORS_ORIGINS, STREAM_TOKEN_DELAY_MS. */
+/**
+ * The demo's configuration from the environment: PORT, JWT_SECRET, REDIS_URL, AGENT_SECURITY_TIERS, CORS_ORIGINS,
+ * STREAM_TOKEN_DELAY_MS; JWT_ISSUER with JWT_AUDIENCE (and JWT_JWKS_URI when discovery is not wanted) for tokens
+ * from an identity provider instead of a secret.
+ */
 export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const port = env.PORT ? Number(env.PORT) : 3000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -41,12 +45,19 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     .map((origin) => origin.trim())
     .filter(Boolean);
   const streamTokenDelayMs = env.STREAM_TOKEN_DELAY_MS ? Number(env.STREAM_TOKEN_DELAY_MS) : 50;
+  const issuer = env.JWT_ISSUER || undefined;
+  if (issuer !== undefined && env.JWT_SECRET) {
+    throw new Error('Set JWT_ISSUER (tokens from an identity provider) or JWT_SECRET (HS256 tokens), not both');
+  }
+  const jwt: AgentSecurityOptions['jwt'] = issuer
+    ? { issuer, audience: env.JWT_AUDIENCE || undefined, jwksUri: env.JWT_JWKS_URI || undefined }
+    : { secret: env.JWT_SECRET || DEV_JWT_SECRET };
   return {
     port,
-    usingDevSecret: !env.JWT_SECRET,
+    usingDevSecret: issuer === undefined && !env.JWT_SECRET,
     streamTokenDelayMs,
     security: {
-      jwt: { secret: env.JWT_SECRET || DEV_JWT_SECRET },
+      jwt,
       tiers,
       redis: env.REDIS_URL || undefined,
       cors: { origins, credentials: true },

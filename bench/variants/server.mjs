@@ -1,16 +1,20 @@
 // One benchmark variant as its own process: `node bench/variants/server.mjs <variant> <port>`.
-// Prints `READY <port>` once listening on 127.0.0.1. Reads BENCH_REDIS_URL, BENCH_LOG_FILE, BENCH_TOKENS_FILE.
+// Prints `READY <port>` once listening on 127.0.0.1. Reads BENCH_REDIS_URL, BENCH_LOG_FILE, BENCH_TOKENS_FILE, and for
+// the JWKS rows BENCH_ISSUER and BENCH_JWKS_URI.
 // Plain JavaScript: decorators are applied by calling them (no TypeScript step).
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
-import { Controller, Get, Module, Req, UnauthorizedException } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, Req, UnauthorizedException } from '@nestjs/common';
 import { JwtModule, JwtService } from '@nestjs/jwt';
 import { ThrottlerGuard, ThrottlerModule, ThrottlerStorageService } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { LoggerModule } from 'nestjs-pino';
+import { AuthGuard as PassportAuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
+import { passportJwtSecret } from 'jwks-rsa';
 import pino from 'pino';
 import { Redis } from 'ioredis';
 import * as core from '@agent-security/core';
@@ -34,6 +38,7 @@ import {
   WINDOW_MS,
   readTokens,
 } from '../lib/common.mjs';
+import { JWKS_AUDIENCE } from '../lib/jwks.mjs';
 
 const [variantName, portText] = process.argv.slice(2);
 const port = Number(portText);
@@ -190,6 +195,30 @@ const handPino = () =>
   });
 
 const handCors = (app) => app.enableCors({ origin: [ORIGIN], exposedHeaders: EXPOSED_HEADERS });
+
+/**
+ * RS256 from a JWKS by hand, as the NestJS and Auth0 guides assemble it: passport-jwt's strategy with jwks-rsa's
+ * passportJwtSecret (its key cache and JWKS rate limit on) as the key provider, issuer, audience and RS256 checked,
+ * behind @nestjs/passport's AuthGuard('jwt') as a global guard. It verifies every request's signature.
+ */
+function handJwksStrategy() {
+  class BenchJwtStrategy extends PassportStrategy(JwtStrategy, 'jwt') {
+    constructor() {
+      super({
+        jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+        secretOrKeyProvider: passportJwtSecret({ cache: true, rateLimit: true, jwksRequestsPerMinute: 10, jwksUri: process.env.BENCH_JWKS_URI }),
+        issuer: process.env.BENCH_ISSUER,
+        audience: JWKS_AUDIENCE,
+        algorithms: ['RS256'],
+      });
+    }
+    validate(payload) {
+      return { userId: payload.sub, tier: payload.tier };
+    }
+  }
+  Injectable()(BenchJwtStrategy);
+  return BenchJwtStrategy;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Our parts on their own, wired from the library's exports exactly as AgentSecurityModule wires them.
@@ -414,6 +443,23 @@ const variants = {
     };
   },
 
+  /** Row 6b in issuer mode: RS256 tokens, the key found by OpenID Connect discovery from BENCH_ISSUER. */
+  'ours-jwt-jwks'() {
+    const config = ourConfig({ jwt: { issuer: process.env.BENCH_ISSUER, audience: JWKS_AUDIENCE } });
+    const TokenVerifier = ours('TokenVerifier');
+    const verifier = new TokenVerifier(config, new JwtService({}));
+    return {
+      module: appModule({
+        controllers: [meController('principal')],
+        providers: [
+          { provide: ours('AGENT_SECURITY_CONFIG'), useValue: config },
+          { provide: TokenVerifier, useValue: verifier },
+          { provide: APP_GUARD, useClass: ours('AuthGuard') },
+        ],
+      }),
+    };
+  },
+
   /**
    * Logging (and the request id) as the module wires it: RequestContextMiddleware's `handle` mounted on the
    * app before Nest's own middleware and body parser, the root logger from createRootLogger(), nestjs-pino
@@ -577,6 +623,16 @@ const variants = {
         providers: [handJwtGuard(), { provide: APP_GUARD, useClass: ThrottlerGuard }],
       }),
       before: handCors,
+    };
+  },
+
+  'hand-jwt-jwks'() {
+    return {
+      module: appModule({
+        imports: [PassportModule],
+        controllers: [meController('req')],
+        providers: [handJwksStrategy(), { provide: APP_GUARD, useClass: PassportAuthGuard('jwt') }],
+      }),
     };
   },
 

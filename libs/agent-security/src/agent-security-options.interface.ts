@@ -14,17 +14,46 @@ export type JwtAlgorithm =
   | 'PS512'
   | 'ES256'
   | 'ES384'
-  | 'ES512';
+  | 'ES512'
+  | 'EdDSA';
+
+/** How issuer mode fetches and keeps the provider's keys. Every figure in milliseconds. */
+export interface JwksOptions {
+  /** A token whose `kid` is not among the keys held refetches the JWKS at most once per this. Default 30 000. */
+  cooldownMs?: number;
+  /** A discovery plus JWKS fetch is given up after this; no request waits longer for keys. Default 5 000. */
+  timeoutMs?: number;
+  /** Keys older than this are refetched in the background while they keep verifying. Default 600 000 (10 min). */
+  cacheMaxAgeMs?: number;
+  /**
+   * How long keys fetched once keep verifying while the provider cannot be reached; past it, tokens are refused
+   * until it answers again. Default 86 400 000 (24 h); at least `cacheMaxAgeMs`.
+   */
+  staleMaxAgeMs?: number;
+}
 
 export interface JwtOptions {
   /** Shared secret for HS* algorithms; at least as many bytes as the hash output (RFC 7518 §3.2). */
   secret?: string | Buffer;
   /** PEM public key for RS*, PS* and ES* algorithms. */
   publicKey?: string | Buffer;
-  /** Accepted algorithms. Never taken from the token. Default `['HS256']`. */
+  /**
+   * Accepted algorithms. Never taken from the token. Default `['HS256']`; in issuer mode every public-key
+   * algorithm (RS*, PS*, ES*, EdDSA), each used only with a key of its own type, and HS* refused.
+   */
   algorithms?: JwtAlgorithm[];
+  /**
+   * The `iss` every token must carry. Without `secret` and `publicKey` this is issuer mode: the keys come from the
+   * provider's JWKS, found through OpenID Connect discovery (`<issuer>/.well-known/openid-configuration`) unless
+   * `jwksUri` names it.
+   */
   issuer?: string | string[];
+  /** The `aud` a token must carry (one of). Required in issuer mode: a provider signs tokens for many APIs. */
   audience?: string | string[];
+  /** The provider's JWKS URL, instead of discovery (issuer mode). https, or http on a loopback host. */
+  jwksUri?: string;
+  /** Issuer mode: how the provider's keys are fetched and kept. */
+  jwks?: JwksOptions;
   /** Seconds of clock skew tolerated on `exp` and `nbf`. Default 0. */
   clockToleranceSec?: number;
   /** Refuse tokens without `exp`. Default true: a token that never expires is a permanent credential. */

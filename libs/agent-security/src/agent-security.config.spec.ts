@@ -73,3 +73,45 @@ describe('resolveAgentSecurityConfig', () => {
     expect(configWith({ logging: { destination: destination as never } })).not.toThrow();
   });
 });
+
+describe('resolveAgentSecurityConfig, issuer mode (jwt.issuer without secret or publicKey)', () => {
+  const ISSUER = 'https://idp.example/';
+  const issuerMode = (jwt: Record<string, unknown>) => () => resolveAgentSecurityConfig({ jwt } as AgentSecurityOptions);
+
+  it('fills in every public-key algorithm and the JWKS defaults', () => {
+    const config = resolveAgentSecurityConfig({ jwt: { issuer: ISSUER, audience: 'api' } });
+    expect(config.jwt.key).toBeUndefined();
+    expect(config.jwt.algorithms).toEqual(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+    expect(config.jwt.jwks).toEqual({ discoveryIssuer: ISSUER, jwksUri: undefined, cooldownMs: 30_000, timeoutMs: 5_000, cacheMaxAgeMs: 600_000, staleMaxAgeMs: 86_400_000 });
+  });
+
+  it('takes a jwksUri instead of discovery, and a list of issuers with it', () => {
+    const config = resolveAgentSecurityConfig({ jwt: { issuer: [ISSUER, 'https://b.example/'], jwksUri: 'https://idp.example/keys', audience: 'api' } });
+    expect(config.jwt.jwks).toMatchObject({ discoveryIssuer: undefined, jwksUri: 'https://idp.example/keys' });
+  });
+
+  it('stays secret mode with a secret and an issuer', () => {
+    expect(resolveAgentSecurityConfig({ jwt: { secret: SECRET, issuer: ISSUER } }).jwt.jwks).toBeUndefined();
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['no audience', { issuer: ISSUER }, /"jwt.audience": is required in issuer mode/],
+    ['HS256', { issuer: ISSUER, audience: 'api', algorithms: ['HS256'] }, /"jwt.algorithms": HS256 is refused in issuer mode/],
+    ['a jwksUri without an issuer', { jwksUri: 'https://idp.example/keys', audience: 'api' }, /"jwt.issuer": is required in issuer mode/],
+    ['several issuers to discover', { issuer: [ISSUER, 'https://b.example/'], audience: 'api' }, /"jwt.issuer": must be one issuer for discovery/],
+    ['an http issuer off loopback', { issuer: 'http://idp.example/', audience: 'api' }, /"jwt.issuer": must be an https URL/],
+    ['a jwksUri that is no URL', { issuer: ISSUER, jwksUri: 'keys.json', audience: 'api' }, /"jwt.jwksUri": must be an absolute URL/],
+    ['a jwksUri with a secret', { secret: SECRET, jwksUri: 'https://idp.example/keys' }, /"jwt.jwksUri": cannot be combined with jwt.secret/],
+    ['jwks options in secret mode', { secret: SECRET, jwks: { cooldownMs: 1 } }, /"jwt.jwks": applies in issuer mode only/],
+    ['a negative cooldown', { issuer: ISSUER, audience: 'api', jwks: { cooldownMs: -1 } }, /"jwt.jwks.cooldownMs"/],
+    ['a zero timeout', { issuer: ISSUER, audience: 'api', jwks: { timeoutMs: 0 } }, /"jwt.jwks.timeoutMs"/],
+    ['a stale max age under the cache max age', { issuer: ISSUER, audience: 'api', jwks: { cacheMaxAgeMs: 1000, staleMaxAgeMs: 999 } }, /"jwt.jwks.staleMaxAgeMs": must be a whole number of milliseconds >= 1000/],
+    ['EdDSA with a PEM key', { publicKey: 'pem', algorithms: ['EdDSA'] }, /"jwt.algorithms": EdDSA is verified in issuer mode only/],
+  ])('refuses %s, naming the option', (_name, jwt, message) => {
+    expect(issuerMode(jwt)).toThrow(message);
+  });
+
+  it('takes http on a loopback host (a provider on the same machine, tests)', () => {
+    expect(resolveAgentSecurityConfig({ jwt: { issuer: 'http://127.0.0.1:9000', audience: 'api' } }).jwt.jwks?.discoveryIssuer).toBe('http://127.0.0.1:9000');
+  });
+});

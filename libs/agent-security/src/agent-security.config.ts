@@ -14,9 +14,23 @@ import {
 } from './agent-security.constants.js';
 
 /** Options after validation, with every default filled in. Built once at start-up. */
+/** Issuer mode's key source: where the JWKS is and how it is kept. */
+export interface JwksConfig {
+  /** The issuer discovery starts from; undefined when `jwksUri` was given. */
+  readonly discoveryIssuer?: string;
+  readonly jwksUri?: string;
+  readonly cooldownMs: number;
+  readonly timeoutMs: number;
+  readonly cacheMaxAgeMs: number;
+  readonly staleMaxAgeMs: number;
+}
+
 export interface AgentSecurityConfig {
   readonly jwt: {
-    readonly key: string | Buffer;
+    /** The secret or the PEM key; undefined in issuer mode. */
+    readonly key?: string | Buffer;
+    /** Set in issuer mode only (keys from the provider's JWKS): its presence is what "issuer mode" means. */
+    readonly jwks?: JwksConfig;
     readonly algorithms: JwtAlgorithm[];
     readonly issuer?: string | string[];
     readonly audience?: string | string[];
@@ -45,8 +59,63 @@ export interface AgentSecurityConfig {
 const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
 const KNOWN_ALGORITHMS = new Set<string>([
   'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512',
-  'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512',
+  'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
 ]);
+const ISSUER_MODE_ALGORITHMS: JwtAlgorithm[] = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+];
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Keys fetched over plain http could be replaced by anyone on the path: https, except on the machine itself. */
+function checkKeyUrl(option: string, value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    fail(option, `must be an absolute URL, got ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.')))) {
+    fail(option, `must be an https URL (http only on a loopback host), got ${JSON.stringify(value)}`);
+  }
+}
+
+function checkMs(option: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!isNonNegativeInteger(value) || value < min) fail(option, `must be a whole number of milliseconds >= ${min}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Issuer mode: no secret, no PEM key, and an issuer (or a JWKS URL) to take the keys from. */
+function checkIssuerMode(jwt: AgentSecurityOptions['jwt']): JwksConfig {
+  const { issuer, jwksUri, audience } = jwt;
+  if (issuer === undefined || (Array.isArray(issuer) ? issuer.length === 0 || !issuer.every((i) => typeof i === 'string' && i !== '') : typeof issuer !== 'string' || issuer === '')) {
+    fail('jwt.issuer', 'is required in issuer mode, as the provider\'s issuer (or a list of them with jwt.jwksUri): every token\'s "iss" is checked against it');
+  }
+  if (audience === undefined || (Array.isArray(audience) ? audience.length === 0 || !audience.every((a) => typeof a === 'string' && a !== '') : typeof audience !== 'string' || audience === '')) {
+    fail('jwt.audience', 'is required in issuer mode (no secret or publicKey): a provider signs tokens for many APIs, and only those for this one may pass (the API identifier or client id the provider puts in "aud")');
+  }
+  if (jwksUri !== undefined) {
+    if (typeof jwksUri !== 'string') fail('jwt.jwksUri', 'must be a URL string');
+    checkKeyUrl('jwt.jwksUri', jwksUri);
+  } else {
+    if (typeof issuer !== 'string') fail('jwt.issuer', 'must be one issuer for discovery; with several, set jwt.jwksUri');
+    checkKeyUrl('jwt.issuer', issuer);
+  }
+  const jwks = jwt.jwks ?? {};
+  if (typeof jwks !== 'object' || jwks === null) fail('jwt.jwks', 'expected { cooldownMs, timeoutMs, cacheMaxAgeMs, staleMaxAgeMs }');
+  const cooldownMs = checkMs('jwt.jwks.cooldownMs', jwks.cooldownMs, 30_000, 0);
+  const timeoutMs = checkMs('jwt.jwks.timeoutMs', jwks.timeoutMs, 5_000, 1);
+  const cacheMaxAgeMs = checkMs('jwt.jwks.cacheMaxAgeMs', jwks.cacheMaxAgeMs, 600_000, 1);
+  const staleMaxAgeMs = checkMs('jwt.jwks.staleMaxAgeMs', jwks.staleMaxAgeMs, Math.max(86_400_000, cacheMaxAgeMs), cacheMaxAgeMs);
+  return Object.freeze({
+    discoveryIssuer: jwksUri === undefined ? (issuer as string) : undefined,
+    jwksUri,
+    cooldownMs,
+    timeoutMs,
+    cacheMaxAgeMs,
+    staleMaxAgeMs,
+  });
+}
 const STORE_ERROR_POLICIES = new Set<string>(['fallback', 'allow', 'deny']);
 
 export class AgentSecurityConfigError extends Error {
@@ -85,7 +154,13 @@ function checkTier(option: string, tier: unknown): TierLimits {
 function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   const jwt = options.jwt;
   if (typeof jwt !== 'object' || jwt === null) fail('jwt', 'is required');
-  const algorithms = jwt.algorithms ?? ['HS256'];
+  const hasKey = (value: unknown) => value !== undefined && value !== null && value !== '';
+  const issuerMode = !hasKey(jwt.secret) && !hasKey(jwt.publicKey) && (jwt.issuer !== undefined || jwt.jwksUri !== undefined);
+  if (!issuerMode) {
+    if (jwt.jwksUri !== undefined) fail('jwt.jwksUri', `cannot be combined with jwt.${hasKey(jwt.secret) ? 'secret' : 'publicKey'}: tokens are verified with one kind of key`);
+    if (jwt.jwks !== undefined) fail('jwt.jwks', 'applies in issuer mode only (jwt.issuer without secret or publicKey)');
+  }
+  const algorithms = jwt.algorithms ?? (issuerMode ? ISSUER_MODE_ALGORITHMS : ['HS256']);
   if (!Array.isArray(algorithms) || algorithms.length === 0) fail('jwt.algorithms', 'must be a non-empty list');
   for (const alg of algorithms) {
     if (!KNOWN_ALGORITHMS.has(alg)) fail('jwt.algorithms', `unknown algorithm ${JSON.stringify(alg)} (known: ${[...KNOWN_ALGORITHMS].join(', ')})`);
@@ -93,8 +168,12 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   const hmac = algorithms.filter((alg) => alg.startsWith('HS'));
   const asymmetric = algorithms.length - hmac.length;
   if (hmac.length && asymmetric) fail('jwt.algorithms', 'mixes HMAC and public-key algorithms; a public key must never be usable as an HMAC secret');
-  let key: string | Buffer;
-  if (hmac.length) {
+  let key: string | Buffer | undefined;
+  let jwks: JwksConfig | undefined;
+  if (issuerMode) {
+    if (hmac.length) fail('jwt.algorithms', `${hmac.join('/')} is refused in issuer mode: a provider's keys are public, and an HMAC "signed" with one proves nothing`);
+    jwks = checkIssuerMode(jwt);
+  } else if (hmac.length) {
     if (jwt.secret === undefined || jwt.secret === null || jwt.secret === '') fail('jwt.secret', 'is required for HS* algorithms');
     if (typeof jwt.secret !== 'string' && !Buffer.isBuffer(jwt.secret)) fail('jwt.secret', 'must be a string or a Buffer');
     const bytes = typeof jwt.secret === 'string' ? Buffer.byteLength(jwt.secret) : jwt.secret.length;
@@ -103,6 +182,7 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
     key = jwt.secret;
   } else {
     if (!jwt.publicKey) fail('jwt.publicKey', `is required for ${algorithms.join('/')}`);
+    if (algorithms.includes('EdDSA')) fail('jwt.algorithms', 'EdDSA is verified in issuer mode only (keys from a JWKS), not with a PEM publicKey');
     key = jwt.publicKey;
   }
   const clockToleranceSec = jwt.clockToleranceSec ?? 0;
@@ -115,6 +195,7 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   if (typeof tierClaim !== 'string' || tierClaim === '') fail('jwt.tierClaim', 'must be a non-empty string');
   return Object.freeze({
     key,
+    jwks,
     algorithms: [...algorithms],
     issuer: jwt.issuer,
     audience: jwt.audience,

@@ -48,8 +48,9 @@ import { UsageService } from './usage/usage.service.js';
     {
       provide: AGENT_SECURITY_JWT,
       inject: [AGENT_SECURITY_CONFIG],
+      // In issuer mode the keys come from the provider's JWKS (TokenVerifier's key source), none from here.
       useFactory: ({ jwt }: AgentSecurityConfig) =>
-        new JwtService(jwt.algorithms[0].startsWith('HS') ? { secret: jwt.key } : { publicKey: jwt.key }),
+        new JwtService(jwt.key === undefined ? {} : jwt.algorithms[0].startsWith('HS') ? { secret: jwt.key } : { publicKey: jwt.key }),
     },
     TokenVerifier,
     ...throttlingProviders,

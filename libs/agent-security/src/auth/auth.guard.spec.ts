@@ -7,6 +7,7 @@ import { resolveAgentSecurityConfig } from '../agent-security.config';
 import { AuthGuard, bearerToken } from './auth.guard';
 import { Public } from './public.decorator';
 import { TokenVerifier } from './token-verifier';
+import type { AgentPrincipal } from './agent-principal.interface';
 
 const SECRET = 'unit-test-secret-of-at-least-32-bytes';
 
@@ -76,12 +77,12 @@ describe('AuthGuard', () => {
   it('freezes nested claims too: a handler cannot change them for the requests after it, which share the cached principal', () => {
     const verifier = new TokenVerifier(config, new JwtService({ secret: SECRET }));
     const withRoles = jwt.sign({ sub: 'alice', roles: ['user'], org: { plan: 'basic' } }, SECRET, { expiresIn: 60 });
-    const first = verifier.verify(withRoles).claims as unknown as { roles: string[]; org: { plan: string } };
+    const first = (verifier.verify(withRoles) as AgentPrincipal).claims as unknown as { roles: string[]; org: { plan: string } };
     expect(() => first.roles.push('admin')).toThrow(TypeError);
     expect(() => {
       first.org.plan = 'enterprise';
     }).toThrow(TypeError);
-    expect(verifier.verify(withRoles).claims).toMatchObject({ roles: ['user'], org: { plan: 'basic' } });
+    expect((verifier.verify(withRoles) as AgentPrincipal).claims).toMatchObject({ roles: ['user'], org: { plan: 'basic' } });
   });
 
   it('refuses a handler of another transport (WebSocket, microservice, GraphQL) unless it is @Public(), instead of letting it through', () => {
@@ -105,8 +106,8 @@ describe('AuthGuard', () => {
     const jwtService = new JwtService({ secret: SECRET });
     const verify = jest.spyOn(jwtService, 'verify');
     const verifier = new TokenVerifier(config, jwtService);
-    verifier.verify(token);
-    verifier.verify(token);
+    void verifier.verify(token);
+    void verifier.verify(token);
     expect(verify).toHaveBeenCalledTimes(1);
   });
 
@@ -115,7 +116,7 @@ describe('AuthGuard', () => {
     const verify = jest.spyOn(jwtService, 'verify');
     const verifier = new TokenVerifier(config, jwtService);
     const genuine = jwt.sign({ sub: 'alice', tier: 'free' }, SECRET, { expiresIn: 60 });
-    expect(verifier.verify(genuine).userId).toBe('alice');
+    expect((verifier.verify(genuine) as AgentPrincipal).userId).toBe('alice');
     // The same signature under a payload that claims another user and tier: same last characters, other token.
     const [header, , signature] = genuine.split('.');
     const payload = Buffer.from(JSON.stringify({ sub: 'mallory', tier: 'enterprise', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
@@ -123,7 +124,7 @@ describe('AuthGuard', () => {
     expect(() => verifier.verify(forged)).toThrow('Invalid token');
     expect(verify).toHaveBeenCalledTimes(2);
     // The genuine token is still known, and still only to itself.
-    expect(verifier.verify(genuine).userId).toBe('alice');
+    expect((verifier.verify(genuine) as AgentPrincipal).userId).toBe('alice');
     expect(() => verifier.verify(forged)).toThrow('Invalid token');
   });
 
@@ -134,7 +135,7 @@ describe('AuthGuard', () => {
     const verifier = new TokenVerifier(small, jwtService);
     const tokens = ['a', 'b', 'c'].map((sub) => jwt.sign({ sub }, SECRET, { expiresIn: 60 }));
     tokens.forEach((t) => verifier.verify(t));
-    verifier.verify(tokens[0]);
+    void verifier.verify(tokens[0]);
     expect(verify).toHaveBeenCalledTimes(4);
   });
 });

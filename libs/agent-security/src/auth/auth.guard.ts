@@ -12,6 +12,7 @@ import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
 import { queryToken } from './query-token.js';
+import type { AgentPrincipal } from './agent-principal.interface.js';
 import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 
@@ -35,7 +36,7 @@ export class AuthGuard implements CanActivate {
     this.allowQueryToken = config.jwt.allowQueryToken;
   }
 
-  canActivate(context: ExecutionContext): boolean {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.publicRoutes.get(context)) return true;
     // Only HTTP carries a bearer token this guard can read. A WebSocket gateway, a microservice or a GraphQL resolver
     // behind the same global guard is refused (Nest's "Forbidden resource") rather than let through unauthenticated:
@@ -46,16 +47,37 @@ export class AuthGuard implements CanActivate {
     let token = bearerToken(request.headers.authorization);
     if (token === undefined && this.allowQueryToken) token = queryToken(request);
     if (token === undefined) {
-      reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_MISSING, MISSING_TOKEN_MESSAGE);
+      reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_MISSING, MISSING_TOKEN_MESSAGE, 'missing_token');
     }
+    let principal: AgentPrincipal | Promise<AgentPrincipal>;
     try {
-      request.principal = this.verifier.verify(token);
+      principal = this.verifier.verify(token);
     } catch (error) {
-      const message = error instanceof TokenRejectedError ? error.message : INVALID_TOKEN_MESSAGE;
-      reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_INVALID, message);
+      refuse(context, error);
     }
+    // Only a token not yet verified in issuer mode waits (for the provider's keys); a cached one never does.
+    if (principal instanceof Promise) {
+      return principal.then(
+        (verified) => {
+          request.principal = verified;
+          return true;
+        },
+        (error: unknown) => refuse(context, error),
+      );
+    }
+    request.principal = principal;
     return true;
   }
+}
+
+function refuse(context: ExecutionContext, error: unknown): never {
+  const rejected = error instanceof TokenRejectedError;
+  reject(
+    context.getArgByIndex<ServerResponse>(1),
+    WWW_AUTHENTICATE_INVALID,
+    rejected ? error.message : INVALID_TOKEN_MESSAGE,
+    rejected ? error.code : 'invalid_token',
+  );
 }
 
 /** The token of a `Bearer` header (scheme case-insensitive, RFC 7235 §2.1), or undefined when there is none. */
@@ -66,7 +88,7 @@ export function bearerToken(header: string | undefined): string | undefined {
   return token === '' ? undefined : token;
 }
 
-function reject(response: ServerResponse, challenge: string, message: string): never {
+function reject(response: ServerResponse, challenge: string, message: string, code: string): never {
   response.setHeader('WWW-Authenticate', challenge);
-  throw new UnauthorizedException(message);
+  throw new UnauthorizedException({ statusCode: 401, error: 'Unauthorized', message, code });
 }

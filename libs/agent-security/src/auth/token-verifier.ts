@@ -1,13 +1,25 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy, Optional } from '@nestjs/common';
 import type { JwtService } from '@nestjs/jwt';
 import type { JwtVerifyOptions } from '@nestjs/jwt';
+import { jwtVerify, type JWTVerifyOptions } from 'jose';
+import type { Logger } from 'pino';
 import { AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
+import { AGENT_SECURITY_LOGGER } from '../logging/logging.constants.js';
 import type { AgentClaims, AgentPrincipal } from './agent-principal.interface.js';
-import { EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE } from './auth.constants.js';
+import { JwksKeySource } from './keys/jwks-key-source.js';
+import {
+  accessTokenTypeReason,
+  claimsReason,
+  decodeHeader,
+  headerReason,
+  joseReason,
+  jsonwebtokenReason,
+  type RefusalReason,
+  TokenRejectedError,
+} from './token-refusal.js';
 
-/** Thrown with one of the fixed messages a client is told; the library's own error text never reaches a caller. */
-export class TokenRejectedError extends Error {}
+export { TokenRejectedError } from './token-refusal.js';
 
 // Three base64url segments; anything else is refused before base64 or crypto work.
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -24,56 +36,107 @@ interface CacheEntry {
 }
 
 /**
- * Verifies bearer tokens with @nestjs/jwt and turns them into principals.
+ * Verifies bearer tokens and turns them into principals: with @nestjs/jwt for a secret or a PEM key (synchronous),
+ * with jose and the provider's JWKS in issuer mode (a Promise, since a key may have to be fetched).
  * Verified tokens are remembered until their `exp`: a signature check costs tens of microseconds and an agent
  * client sends the same token many times. The cache is keyed by the token's last characters (its signature) and
  * an entry answers only the exact token it holds: hashing a key of a few hundred characters on every request costs
- * about twice as much, and a forged tail only ever meets a full comparison that fails.
+ * about twice as much, and a forged tail only ever meets a full comparison that fails. A cached token is answered
+ * synchronously in every mode.
  */
 @Injectable()
-export class TokenVerifier {
+export class TokenVerifier implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly verifyOptions: JwtVerifyOptions;
   private readonly cacheSize: number;
   private readonly toleranceMs: number;
+  private readonly requireExp: boolean;
+  /** Issuer mode only. */
+  private readonly keys: JwksKeySource | undefined;
+  private readonly joseOptions: JWTVerifyOptions | undefined;
 
   constructor(
     @Inject(AGENT_SECURITY_CONFIG) private readonly config: AgentSecurityConfig,
     @Inject(AGENT_SECURITY_JWT) private readonly jwt: JwtService,
+    @Optional() @Inject(AGENT_SECURITY_LOGGER) private readonly logger?: Logger,
   ) {
     const { jwt: options } = config;
     this.cacheSize = options.cacheSize;
     this.toleranceMs = options.clockToleranceSec * 1000;
+    this.requireExp = options.requireExp;
+    // complete: the header comes back with the claims, for the crit check, at no extra decoding.
     this.verifyOptions = {
-      algorithms: options.algorithms,
+      // EdDSA is never in this list: the config allows it in issuer mode only.
+      algorithms: options.algorithms as JwtVerifyOptions['algorithms'],
       issuer: options.issuer as JwtVerifyOptions['issuer'],
       audience: options.audience as JwtVerifyOptions['audience'],
       clockTolerance: options.clockToleranceSec,
+      complete: true,
     };
+    if (options.jwks !== undefined) {
+      this.keys = new JwksKeySource(options.jwks, logger);
+      this.joseOptions = {
+        algorithms: options.algorithms,
+        issuer: options.issuer,
+        audience: options.audience,
+        clockTolerance: options.clockToleranceSec,
+        requiredClaims: options.requireExp ? ['iss', 'aud', 'exp'] : ['iss', 'aud'],
+      };
+    }
   }
 
-  verify(token: string): AgentPrincipal {
-    if (token.length > this.config.jwt.maxTokenLength) throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
+  onApplicationBootstrap(): void {
+    this.keys?.prefetch();
+  }
+
+  onModuleDestroy(): void {
+    this.keys?.close();
+  }
+
+  /** A principal, or a Promise of one for a token not cached in issuer mode; refusals are TokenRejectedError. */
+  verify(token: string): AgentPrincipal | Promise<AgentPrincipal> {
+    if (token.length > this.config.jwt.maxTokenLength) throw this.refuse('too_long');
     const key = token.length > CACHE_KEY_LENGTH ? token.slice(-CACHE_KEY_LENGTH) : token;
     const cached = this.cache.get(key);
     if (cached !== undefined && cached.token === token) {
       if (Date.now() < cached.expiresAt) return cached.principal;
       this.cache.delete(key);
-      throw new TokenRejectedError(EXPIRED_TOKEN_MESSAGE);
+      throw this.refuse('expired');
     }
-    if (!COMPACT_JWS.test(token)) {
-      throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
+    if (!COMPACT_JWS.test(token)) throw this.refuse('malformed');
+    if (this.keys !== undefined) return this.verifyFromProvider(token, key);
+    let verified: { header: Record<string, unknown>; payload: AgentClaims };
+    try {
+      verified = this.jwt.verify(token, this.verifyOptions);
+    } catch (error) {
+      throw this.refuse(jsonwebtokenReason(error));
     }
+    const reason = headerReason(verified.header);
+    if (reason !== undefined) throw this.refuse(reason);
+    return this.remember(key, token, verified.payload);
+  }
+
+  private async verifyFromProvider(token: string, key: string): Promise<AgentPrincipal> {
+    const keys = this.keys as JwksKeySource;
+    // The header is checked before jose and any key lookup: a token refused on its face costs no fetch, and a
+    // `crit` is refused whatever it names (jose would take `b64`).
+    const header = decodeHeader(token);
+    if (header === undefined) throw this.refuse('malformed');
+    const reason = headerReason(header) ?? accessTokenTypeReason(header);
+    if (reason !== undefined) throw this.refuse(reason);
     let claims: AgentClaims;
     try {
-      claims = this.jwt.verify<AgentClaims>(token, this.verifyOptions);
+      const { payload } = await jwtVerify(token, (protectedHeader) => keys.key(protectedHeader.kid, protectedHeader.alg as string) as never, this.joseOptions);
+      claims = payload as AgentClaims;
     } catch (error) {
-      throw new TokenRejectedError(
-        (error as Error).name === 'TokenExpiredError' ? EXPIRED_TOKEN_MESSAGE : INVALID_TOKEN_MESSAGE,
-      );
+      throw this.refuse(joseReason(error));
     }
+    return this.remember(key, token, claims);
+  }
+
+  private remember(key: string, token: string, claims: AgentClaims): AgentPrincipal {
     const principal = this.toPrincipal(claims);
-    if (this.cacheSize > 0 && typeof claims.exp === 'number') {
+    if (this.cacheSize > 0 && claims.exp !== undefined) {
       if (this.cache.size >= this.cacheSize && !this.cache.has(key)) {
         // Oldest insertion goes first: cheap, and a hot token is re-verified at most once per eviction.
         this.cache.delete(this.cache.keys().next().value as string);
@@ -84,19 +147,19 @@ export class TokenVerifier {
   }
 
   private toPrincipal(claims: AgentClaims): AgentPrincipal {
-    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
-      throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
-    }
-    if (typeof claims.sub !== 'string' || claims.sub === '') {
-      throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
-    }
-    if (claims.exp === undefined ? this.config.jwt.requireExp : typeof claims.exp !== 'number') {
-      throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
-    }
+    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw this.refuse('malformed');
+    const reason = claimsReason(claims, this.requireExp);
+    if (reason !== undefined) throw this.refuse(reason);
     const named = claims[this.config.jwt.tierClaim];
     // Only a tier the options define; never a higher one by accident.
     const tier = typeof named === 'string' && this.config.tiers.has(named) ? named : this.config.defaultTier;
     return Object.freeze({ userId: claims.sub, tier, claims: deepFreeze(claims) });
+  }
+
+  /** One debug line per refused token, with the reason and never the token. */
+  private refuse(reason: RefusalReason): TokenRejectedError {
+    this.logger?.debug({ reason }, 'token refused');
+    return new TokenRejectedError(reason);
   }
 }
 
