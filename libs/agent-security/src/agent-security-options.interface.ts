@@ -1,5 +1,6 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { DestinationStream, LoggerOptions as PinoLoggerOptions } from 'pino';
+import type { AgentClaims } from './auth/agent-principal.interface.js';
 
 /** JWS algorithms the guard can be told to accept. `none` is deliberately absent. */
 export type JwtAlgorithm =
@@ -16,6 +17,29 @@ export type JwtAlgorithm =
   | 'ES384'
   | 'ES512';
 
+/** Claim names, read at the top level of the token's payload: `sub`, `https://example.com/tier`, `scp`. */
+export interface ClaimNames {
+  /** The caller's id. Default `sub`. */
+  subject?: string;
+  /** The caller's tier. Default `tier`. */
+  tier?: string;
+  /**
+   * The caller's scopes: a space-separated string or an array of strings. Default: the scopes of `scope`,
+   * `scp` and `permissions` together.
+   */
+  scopes?: string;
+}
+
+/** What a mapping function finds in a verified token; a field left undefined comes from the default claim. */
+export interface MappedClaims {
+  userId?: string;
+  tier?: string;
+  /** A space-separated string or an array of strings. */
+  scopes?: string | readonly string[];
+}
+
+export type ClaimsMapper = (claims: AgentClaims) => MappedClaims;
+
 export interface JwtOptions {
   /** Shared secret for HS* algorithms; at least as many bytes as the hash output (RFC 7518 §3.2). */
   secret?: string | Buffer;
@@ -29,8 +53,12 @@ export interface JwtOptions {
   clockToleranceSec?: number;
   /** Refuse tokens without `exp`. Default true: a token that never expires is a permanent credential. */
   requireExp?: boolean;
-  /** Claim that names the caller's tier. Default `tier`. */
-  tierClaim?: string;
+  /**
+   * Where the caller's id, tier and scopes come from: claim names (`{ tier: 'https://example.com/tier' }`), or a
+   * function of the verified claims. Read once per verified token. Default `sub`, `tier`, and the scopes of
+   * `scope`, `scp` and `permissions` together.
+   */
+  claims?: ClaimNames | ClaimsMapper;
   /** Tokens longer than this are refused before any decoding. Default 4096. */
   maxTokenLength?: number;
   /**

@@ -2,6 +2,7 @@ import type {
   AgentSecurityOptions,
   CorsOptions,
   JwtAlgorithm,
+  JwtOptions,
   LoggingOptions,
   StoreErrorPolicy,
   TierLimits,
@@ -12,6 +13,8 @@ import {
   DEFAULT_TIER,
   DEFAULT_TIERS,
 } from './agent-security.constants.js';
+import type { AgentClaims } from './auth/agent-principal.interface.js';
+import { claimsMapping, type CallerClaims } from './auth/claims-mapping.js';
 
 /** Options after validation, with every default filled in. Built once at start-up. */
 export interface AgentSecurityConfig {
@@ -22,7 +25,8 @@ export interface AgentSecurityConfig {
     readonly audience?: string | string[];
     readonly clockToleranceSec: number;
     readonly requireExp: boolean;
-    readonly tierClaim: string;
+    /** Reads the caller's id, tier and scopes off verified claims (jwt.claims). */
+    readonly claims: (claims: AgentClaims) => CallerClaims;
     readonly maxTokenLength: number;
     readonly cacheSize: number;
     readonly allowQueryToken: boolean;
@@ -111,8 +115,7 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   if (!isNonNegativeInteger(maxTokenLength) || maxTokenLength < 64) fail('jwt.maxTokenLength', 'must be a whole number >= 64');
   const cacheSize = jwt.cacheSize ?? 10_000;
   if (!isNonNegativeInteger(cacheSize)) fail('jwt.cacheSize', 'must be a whole number >= 0');
-  const tierClaim = jwt.tierClaim ?? 'tier';
-  if (typeof tierClaim !== 'string' || tierClaim === '') fail('jwt.tierClaim', 'must be a non-empty string');
+  const claims = checkClaims(jwt.claims);
   return Object.freeze({
     key,
     algorithms: [...algorithms],
@@ -120,11 +123,22 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
     audience: jwt.audience,
     clockToleranceSec,
     requireExp: jwt.requireExp ?? true,
-    tierClaim,
+    claims,
     maxTokenLength,
     cacheSize,
     allowQueryToken: jwt.allowQueryToken ?? false,
   });
+}
+
+function checkClaims(option: JwtOptions['claims']): AgentSecurityConfig['jwt']['claims'] {
+  if (option !== undefined && typeof option !== 'function') {
+    if (typeof option !== 'object' || option === null) fail('jwt.claims', 'must be claim names { subject, tier, scopes } or a function of the claims');
+    for (const field of ['subject', 'tier', 'scopes'] as const) {
+      const name = option[field];
+      if (name !== undefined && (typeof name !== 'string' || name === '')) fail(`jwt.claims.${field}`, 'must be a non-empty claim name');
+    }
+  }
+  return claimsMapping(option);
 }
 
 const isStringList = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === 'string');

@@ -5,6 +5,7 @@ import { AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT } from '../agent-security.con
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import type { AgentClaims, AgentPrincipal } from './agent-principal.interface.js';
 import { EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE } from './auth.constants.js';
+import type { CallerClaims } from './claims-mapping.js';
 
 /** Thrown with one of the seed's fixed messages; the library's own error text never reaches a caller. */
 export class TokenRejectedError extends Error {}
@@ -87,16 +88,23 @@ export class TokenVerifier {
     if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
       throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
     }
-    if (typeof claims.sub !== 'string' || claims.sub === '') {
-      throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
-    }
     if (claims.exp === undefined ? this.config.jwt.requireExp : typeof claims.exp !== 'number') {
       throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
     }
-    const named = claims[this.config.jwt.tierClaim];
+    // Frozen before the mapping sees them: a mapping function cannot change what the handlers read.
+    const frozen = deepFreeze(claims);
+    let caller: CallerClaims;
+    try {
+      caller = this.config.jwt.claims(frozen);
+    } catch {
+      throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
+    }
+    if (typeof caller.userId !== 'string' || caller.userId === '') {
+      throw new TokenRejectedError(INVALID_TOKEN_MESSAGE);
+    }
     // Only a tier the options define; never a higher one by accident.
-    const tier = typeof named === 'string' && this.config.tiers.has(named) ? named : this.config.defaultTier;
-    return Object.freeze({ userId: claims.sub, tier, claims: deepFreeze(claims) });
+    const tier = typeof caller.tier === 'string' && this.config.tiers.has(caller.tier) ? caller.tier : this.config.defaultTier;
+    return Object.freeze({ userId: caller.userId, tier, scopes: caller.scopes, claims: frozen });
   }
 }
 
