@@ -7,6 +7,7 @@ export { AGENT_SECURITY_CONFIG, ANONYMOUS_TIER, DEFAULT_TIERS } from './agent-se
 export { AuthGuard } from './auth/auth.guard.js';
 export { Public, IS_PUBLIC_KEY } from './auth/public.decorator.js';
 export { CurrentPrincipal } from './auth/current-principal.decorator.js';
+export { RequireScopes } from './auth/scopes.decorator.js';
 export type { AgentPrincipal, AgentClaims } from './auth/agent-principal.interface.js';
 export { TokenVerifier } from './auth/token-verifier.js';
 export { MISSING_TOKEN_MESSAGE, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE } from './auth/auth.constants.js';

@@ -6,6 +6,7 @@ import {
   MISSING_TOKEN_MESSAGE,
   WWW_AUTHENTICATE_INVALID,
   WWW_AUTHENTICATE_MISSING,
+  WWW_AUTHENTICATE_REALM,
 } from './auth.constants.js';
 import { Inject } from '@nestjs/common';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
@@ -14,18 +15,31 @@ import { IS_PUBLIC_KEY } from './public.decorator.js';
 import { queryToken } from './query-token.js';
 import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
+import { hasScopes, InsufficientScopeException, requiredScopes, scopeRequirement, type ScopeRequirement } from './scopes.js';
+
+/** What the guard needs to know of a route, read once per handler. */
+interface RouteAuth {
+  readonly isPublic: boolean;
+  readonly scopes?: ScopeRequirement;
+}
+
+const PUBLIC_ROUTE: RouteAuth = Object.freeze({ isPublic: true });
+const AUTHENTICATED_ROUTE: RouteAuth = Object.freeze({ isPublic: false });
 
 /**
  * Global guard: every route needs `Authorization: Bearer <jwt>` unless it is `@Public()`; a handler of another
  * transport (WebSocket, microservice, GraphQL) is refused unless it is `@Public()`.
- * Registered by AgentSecurityModule before the throttler guard, which reads the tier it sets.
+ * Registered by AgentSecurityModule before the budget and throttler guards, which read the tier it sets: a route's
+ * `@RequireScopes()` is checked here too, so a token without the scope is refused before anything is counted.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly allowQueryToken: boolean;
-  private readonly publicRoutes = new RouteMetadataCache((handler, controller) =>
-    Boolean(this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller])),
-  );
+  private readonly routes = new RouteMetadataCache<RouteAuth>((handler, controller) => {
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller])) return PUBLIC_ROUTE;
+    const scopes = requiredScopes(this.reflector, handler, controller);
+    return scopes === undefined ? AUTHENTICATED_ROUTE : { isPublic: false, scopes: scopeRequirement(scopes, WWW_AUTHENTICATE_REALM, '') };
+  });
 
   constructor(
     private readonly reflector: Reflector,
@@ -36,7 +50,8 @@ export class AuthGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.publicRoutes.get(context)) return true;
+    const route = this.routes.get(context);
+    if (route.isPublic) return true;
     // Only HTTP carries a bearer token this guard can read. A WebSocket gateway, a microservice or a GraphQL resolver
     // behind the same global guard is refused (Nest's "Forbidden resource") rather than let through unauthenticated:
     // mark it @Public() and authenticate it in its own way.
@@ -48,11 +63,18 @@ export class AuthGuard implements CanActivate {
     if (token === undefined) {
       reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_MISSING, MISSING_TOKEN_MESSAGE);
     }
+    let principal;
     try {
-      request.principal = this.verifier.verify(token);
+      principal = this.verifier.verify(token);
     } catch (error) {
       const message = error instanceof TokenRejectedError ? error.message : INVALID_TOKEN_MESSAGE;
       reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_INVALID, message);
+    }
+    request.principal = principal;
+    const required = route.scopes;
+    if (required !== undefined && !hasScopes(principal.scopes, required.scopes)) {
+      context.getArgByIndex<ServerResponse>(1).setHeader('WWW-Authenticate', required.challenge);
+      throw new InsufficientScopeException(required.scopes);
     }
     return true;
   }
