@@ -59,6 +59,18 @@ export interface JwtOptions {
    * `scope`, `scp` and `permissions` together.
    */
   claims?: ClaimNames | ClaimsMapper;
+  /**
+   * This API's resource identifier (RFC 9728): an absolute http(s) URL. With it the module serves
+   * `GET /.well-known/oauth-protected-resource` and names that document in every 401's `WWW-Authenticate`.
+   * Default: the audience, when the token's issuer is a single `issuer` and `audience` is a single http(s) URL.
+   */
+  resource?: string;
+  /**
+   * The absolute URL 401s name as `resource_metadata`, for an app served behind a path prefix or a proxy that
+   * rewrites paths. Default: the resource's origin, `/.well-known/oauth-protected-resource`, then the resource's path
+   * (RFC 9728 §3.1).
+   */
+  resourceMetadataUrl?: string;
   /** Tokens longer than this are refused before any decoding. Default 4096. */
   maxTokenLength?: number;
   /**

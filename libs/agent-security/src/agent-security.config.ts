@@ -15,6 +15,7 @@ import {
 } from './agent-security.constants.js';
 import type { AgentClaims } from './auth/agent-principal.interface.js';
 import { claimsMapping, type CallerClaims } from './auth/claims-mapping.js';
+import { absoluteHttpUrl, protectedResourceMetadataUrl } from './auth/protected-resource.js';
 
 /** Options after validation, with every default filled in. Built once at start-up. */
 export interface AgentSecurityConfig {
@@ -27,6 +28,10 @@ export interface AgentSecurityConfig {
     readonly requireExp: boolean;
     /** Reads the caller's id, tier and scopes off verified claims (jwt.claims). */
     readonly claims: (claims: AgentClaims) => CallerClaims;
+    /** RFC 9728 resource identifier; undefined when the API publishes no metadata. */
+    readonly resource?: string;
+    /** Absolute URL of the metadata document, named in 401s; set whenever `resource` is. */
+    readonly resourceMetadataUrl?: string;
     readonly maxTokenLength: number;
     readonly cacheSize: number;
     readonly allowQueryToken: boolean;
@@ -116,6 +121,7 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   const cacheSize = jwt.cacheSize ?? 10_000;
   if (!isNonNegativeInteger(cacheSize)) fail('jwt.cacheSize', 'must be a whole number >= 0');
   const claims = checkClaims(jwt.claims);
+  const { resource, resourceMetadataUrl } = checkResource(jwt, hmac.length > 0);
   return Object.freeze({
     key,
     algorithms: [...algorithms],
@@ -124,6 +130,8 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
     clockToleranceSec,
     requireExp: jwt.requireExp ?? true,
     claims,
+    resource,
+    resourceMetadataUrl,
     maxTokenLength,
     cacheSize,
     allowQueryToken: jwt.allowQueryToken ?? false,
@@ -139,6 +147,28 @@ function checkClaims(option: JwtOptions['claims']): AgentSecurityConfig['jwt']['
     }
   }
   return claimsMapping(option);
+}
+
+function checkResource(jwt: JwtOptions, sharedSecret: boolean): { resource?: string; resourceMetadataUrl?: string } {
+  let resource = jwt.resource;
+  if (resource !== undefined) {
+    if (absoluteHttpUrl(resource) === undefined) fail('jwt.resource', `must be an absolute http(s) URL without a fragment (RFC 9728), got ${JSON.stringify(resource)}`);
+  } else if (!sharedSecret && typeof jwt.issuer === 'string' && typeof jwt.audience === 'string' && absoluteHttpUrl(jwt.audience) !== undefined) {
+    // Tokens signed by one authorization server for one audience: that audience is the resource they are for
+    // (RFC 8707). Not with a shared secret: no authorization server to point a client to.
+    resource = jwt.audience;
+  }
+  let resourceMetadataUrl = jwt.resourceMetadataUrl;
+  if (resourceMetadataUrl !== undefined) {
+    if (resource === undefined) fail('jwt.resourceMetadataUrl', 'needs jwt.resource');
+    const url = absoluteHttpUrl(resourceMetadataUrl);
+    if (url === undefined) fail('jwt.resourceMetadataUrl', `must be an absolute http(s) URL, got ${JSON.stringify(resourceMetadataUrl)}`);
+    // Serialized: it is quoted in a header, and a URL's serialization escapes quotes.
+    resourceMetadataUrl = url.href;
+  } else if (resource !== undefined) {
+    resourceMetadataUrl = protectedResourceMetadataUrl(resource);
+  }
+  return { resource, resourceMetadataUrl };
 }
 
 const isStringList = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === 'string');

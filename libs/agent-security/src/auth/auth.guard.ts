@@ -35,10 +35,14 @@ const AUTHENTICATED_ROUTE: RouteAuth = Object.freeze({ isPublic: false });
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly allowQueryToken: boolean;
+  /** The 401 challenges, with `resource_metadata` (RFC 9728 §5.1) when the API publishes its metadata. */
+  private readonly missingChallenge: string;
+  private readonly invalidChallenge: string;
+  private readonly challengeParams: string;
   private readonly routes = new RouteMetadataCache<RouteAuth>((handler, controller) => {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller])) return PUBLIC_ROUTE;
     const scopes = requiredScopes(this.reflector, handler, controller);
-    return scopes === undefined ? AUTHENTICATED_ROUTE : { isPublic: false, scopes: scopeRequirement(scopes, WWW_AUTHENTICATE_REALM, '') };
+    return scopes === undefined ? AUTHENTICATED_ROUTE : { isPublic: false, scopes: scopeRequirement(scopes, WWW_AUTHENTICATE_REALM, this.challengeParams) };
   });
 
   constructor(
@@ -47,6 +51,10 @@ export class AuthGuard implements CanActivate {
     @Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig,
   ) {
     this.allowQueryToken = config.jwt.allowQueryToken;
+    const metadataUrl = config.jwt.resourceMetadataUrl;
+    this.challengeParams = metadataUrl === undefined ? '' : `, resource_metadata="${metadataUrl}"`;
+    this.missingChallenge = WWW_AUTHENTICATE_MISSING + this.challengeParams;
+    this.invalidChallenge = WWW_AUTHENTICATE_INVALID + this.challengeParams;
   }
 
   canActivate(context: ExecutionContext): boolean {
@@ -61,14 +69,14 @@ export class AuthGuard implements CanActivate {
     let token = bearerToken(request.headers.authorization);
     if (token === undefined && this.allowQueryToken) token = queryToken(request);
     if (token === undefined) {
-      reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_MISSING, MISSING_TOKEN_MESSAGE);
+      reject(context.getArgByIndex<ServerResponse>(1), this.missingChallenge, MISSING_TOKEN_MESSAGE);
     }
     let principal;
     try {
       principal = this.verifier.verify(token);
     } catch (error) {
       const message = error instanceof TokenRejectedError ? error.message : INVALID_TOKEN_MESSAGE;
-      reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_INVALID, message);
+      reject(context.getArgByIndex<ServerResponse>(1), this.invalidChallenge, message);
     }
     request.principal = principal;
     const required = route.scopes;
