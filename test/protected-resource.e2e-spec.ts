@@ -29,10 +29,18 @@ class ThingsController {
   }
 }
 
+@Controller('plain')
+class PlainController {
+  @Get()
+  plain() {
+    return {};
+  }
+}
+
 async function start(options: Partial<AgentSecurityOptions>): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET }, logging: false, ...options })],
-    controllers: [ThingsController],
+    controllers: [ThingsController, PlainController],
   }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   await app.init();
@@ -71,9 +79,14 @@ describe('Protected Resource Metadata, RFC 9728 (e2e)', () => {
 
     it('names the document in every 401 and in the 403 of a missing scope', async () => {
       const missing = await request(app.getHttpServer()).get('/things').expect(401);
-      expect(missing.headers['www-authenticate']).toBe(`Bearer realm="agent-security", resource_metadata="${metadataUrl}"`);
+      expect(missing.headers['www-authenticate']).toBe(`Bearer realm="agent-security", scope="agent:read", resource_metadata="${metadataUrl}"`);
       const invalid = await request(app.getHttpServer()).get('/things').set(bearer('a.b.c')).expect(401);
-      expect(invalid.headers['www-authenticate']).toBe(`Bearer realm="agent-security", error="invalid_token", resource_metadata="${metadataUrl}"`);
+      expect(invalid.headers['www-authenticate']).toBe(
+        `Bearer realm="agent-security", error="invalid_token", scope="agent:read", resource_metadata="${metadataUrl}"`,
+      );
+      // A route of the app that requires no scope: the same document, no scope.
+      const unscoped = await request(app.getHttpServer()).get('/plain').expect(401);
+      expect(unscoped.headers['www-authenticate']).toBe(`Bearer realm="agent-security", resource_metadata="${metadataUrl}"`);
       const forbidden = await request(app.getHttpServer()).get('/things/tool').set(bearer(signToken({ scope: 'agent:read' }, { issuer: 'https://auth.example.com/' }))).expect(403);
       expect(forbidden.headers['www-authenticate']).toBe(
         `Bearer realm="agent-security", error="insufficient_scope", scope="agent:read agent:tools agent:admin", resource_metadata="${metadataUrl}"`,
@@ -126,7 +139,7 @@ describe('Protected Resource Metadata, RFC 9728 (e2e)', () => {
       const res = await request(app.getHttpServer()).get(WELL_KNOWN).expect(404);
       expect(res.body.statusCode).toBe(404);
       const refused = await request(app.getHttpServer()).get('/things').expect(401);
-      expect(refused.headers['www-authenticate']).toBe('Bearer realm="agent-security"');
+      expect(refused.headers['www-authenticate']).toBe('Bearer realm="agent-security", scope="agent:read"');
       // A token of the shared secret is still accepted as before.
       await request(app.getHttpServer())
         .get('/things')

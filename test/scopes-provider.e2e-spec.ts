@@ -61,7 +61,9 @@ describe('Scopes from a real OpenID Provider (e2e)', () => {
       bearer_methods_supported: ['header'],
     });
     const refused = await callTool('').expect(401);
-    expect(refused.headers['www-authenticate']).toBe('Bearer realm="agent-security", resource_metadata="https://api.test/.well-known/oauth-protected-resource"');
+    expect(refused.headers['www-authenticate']).toBe(
+      'Bearer realm="agent-security", scope="agent:tools", resource_metadata="https://api.test/.well-known/oauth-protected-resource"',
+    );
     // What an MCP client does next: the document names the issuer, whose discovery names its token endpoint.
     const discovery = await fetch(`${doc.body.authorization_servers[0]}/.well-known/openid-configuration`).then((r) => r.json() as Promise<{ token_endpoint: string }>);
     expect(discovery.token_endpoint).toBe(`${provider.issuer}/token`);

@@ -73,9 +73,11 @@ describe('@RequireScopes (e2e)', () => {
     await request(app.getHttpServer()).get('/scoped/read').set(bearer(token('agent:read'))).expect(200);
   });
 
-  it('still answers 401 to a missing token, before any scope', async () => {
-    const res = await request(app.getHttpServer()).get('/scoped/read').expect(401);
-    expect(res.headers['www-authenticate']).toBe('Bearer realm="agent-security"');
+  it('answers 401 to a missing or refused token first, naming the scopes the route needs (RFC 6750 §3)', async () => {
+    const missing = await request(app.getHttpServer()).get('/scoped/tools').expect(401);
+    expect(missing.headers['www-authenticate']).toBe('Bearer realm="agent-security", scope="agent:read agent:tools"');
+    const refused = await request(app.getHttpServer()).get('/scoped/read').set(bearer('a.b.c')).expect(401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer realm="agent-security", error="invalid_token", scope="agent:read"');
   });
 
   it('counts no request for a refused scope: the window is untouched', async () => {

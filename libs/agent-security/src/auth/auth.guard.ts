@@ -6,7 +6,6 @@ import {
   MISSING_TOKEN_MESSAGE,
   WWW_AUTHENTICATE_INVALID,
   WWW_AUTHENTICATE_MISSING,
-  WWW_AUTHENTICATE_REALM,
 } from './auth.constants.js';
 import { Inject } from '@nestjs/common';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
@@ -20,11 +19,11 @@ import { hasScopes, InsufficientScopeException, requiredScopes, scopeRequirement
 /** What the guard needs to know of a route, read once per handler. */
 interface RouteAuth {
   readonly isPublic: boolean;
+  /** The 401 challenges of the route, without a token and with one refused. */
+  readonly missing: string;
+  readonly invalid: string;
   readonly scopes?: ScopeRequirement;
 }
-
-const PUBLIC_ROUTE: RouteAuth = Object.freeze({ isPublic: true });
-const AUTHENTICATED_ROUTE: RouteAuth = Object.freeze({ isPublic: false });
 
 /**
  * Global guard: every route needs `Authorization: Bearer <jwt>` unless it is `@Public()`; a handler of another
@@ -35,14 +34,17 @@ const AUTHENTICATED_ROUTE: RouteAuth = Object.freeze({ isPublic: false });
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly allowQueryToken: boolean;
-  /** The 401 challenges, with `resource_metadata` (RFC 9728 §5.1) when the API publishes its metadata. */
-  private readonly missingChallenge: string;
-  private readonly invalidChallenge: string;
+  /** `resource_metadata` (RFC 9728 §5.1) at the end of every challenge, when the API publishes its metadata. */
   private readonly challengeParams: string;
+  /** Shared by every route without `@RequireScopes()`. */
+  private readonly authenticated: RouteAuth;
+  private readonly publicRoute: RouteAuth;
   private readonly routes = new RouteMetadataCache<RouteAuth>((handler, controller) => {
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller])) return PUBLIC_ROUTE;
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller])) return this.publicRoute;
     const scopes = requiredScopes(this.reflector, handler, controller);
-    return scopes === undefined ? AUTHENTICATED_ROUTE : { isPublic: false, scopes: scopeRequirement(scopes, WWW_AUTHENTICATE_REALM, this.challengeParams) };
+    if (scopes === undefined) return this.authenticated;
+    const requirement = scopeRequirement(scopes, this.challengeParams);
+    return { isPublic: false, missing: requirement.missing, invalid: requirement.invalid, scopes: requirement };
   });
 
   constructor(
@@ -53,8 +55,12 @@ export class AuthGuard implements CanActivate {
     this.allowQueryToken = config.jwt.allowQueryToken;
     const metadataUrl = config.jwt.resourceMetadataUrl;
     this.challengeParams = metadataUrl === undefined ? '' : `, resource_metadata="${metadataUrl}"`;
-    this.missingChallenge = WWW_AUTHENTICATE_MISSING + this.challengeParams;
-    this.invalidChallenge = WWW_AUTHENTICATE_INVALID + this.challengeParams;
+    this.authenticated = Object.freeze({
+      isPublic: false,
+      missing: WWW_AUTHENTICATE_MISSING + this.challengeParams,
+      invalid: WWW_AUTHENTICATE_INVALID + this.challengeParams,
+    });
+    this.publicRoute = Object.freeze({ ...this.authenticated, isPublic: true });
   }
 
   canActivate(context: ExecutionContext): boolean {
@@ -69,14 +75,14 @@ export class AuthGuard implements CanActivate {
     let token = bearerToken(request.headers.authorization);
     if (token === undefined && this.allowQueryToken) token = queryToken(request);
     if (token === undefined) {
-      reject(context.getArgByIndex<ServerResponse>(1), this.missingChallenge, MISSING_TOKEN_MESSAGE);
+      reject(context.getArgByIndex<ServerResponse>(1), route.missing, MISSING_TOKEN_MESSAGE);
     }
     let principal;
     try {
       principal = this.verifier.verify(token);
     } catch (error) {
       const message = error instanceof TokenRejectedError ? error.message : INVALID_TOKEN_MESSAGE;
-      reject(context.getArgByIndex<ServerResponse>(1), this.invalidChallenge, message);
+      reject(context.getArgByIndex<ServerResponse>(1), route.invalid, message);
     }
     request.principal = principal;
     const required = route.scopes;
