@@ -8,7 +8,7 @@ export const DEV_JWT_SECRET = 'agent-security-demo-secret-do-not-use-in-producti
 
 export interface DemoConfig {
   port: number;
-  /** True when JWT_SECRET was unset and the development secret is in use. */
+  /** True when neither JWT_SECRET nor JWT_ISSUER was set and the development secret is in use. */
   usingDevSecret: boolean;
   /** Pause between streamed tokens of the stand-in model. */
   streamTokenDelayMs: number;
@@ -23,9 +23,8 @@ export const DEMO_TIERS: Record<string, TierLimits> = {
 };
 
 /**
- * The demo's configuration from the environment: PORT, JWT_SECRET, REDIS_URL, AGENT_SECURITY_TIERS, CORS_ORIGINS,
- * STREAM_TOKEN_DELAY_MS; JWT_ISSUER with JWT_AUDIENCE (and JWT_JWKS_URI when discovery is not wanted) for tokens
- * from an identity provider instead of a secret.
+ * The demo's configuration from the environment: PORT, JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URI,
+ * JWT_ALLOW_QUERY_TOKEN, REDIS_URL, AGENT_SECURITY_TIERS, CORS_ORIGINS, STREAM_TOKEN_DELAY_MS.
  */
 export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const port = env.PORT ? Number(env.PORT) : 3000;
@@ -45,24 +44,32 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     .map((origin) => origin.trim())
     .filter(Boolean);
   const streamTokenDelayMs = env.STREAM_TOKEN_DELAY_MS ? Number(env.STREAM_TOKEN_DELAY_MS) : 50;
-  const issuer = env.JWT_ISSUER || undefined;
-  if (issuer !== undefined && env.JWT_SECRET) {
-    throw new Error('Set JWT_ISSUER (tokens from an identity provider) or JWT_SECRET (HS256 tokens), not both');
-  }
-  const jwt: AgentSecurityOptions['jwt'] = issuer
-    ? { issuer, audience: env.JWT_AUDIENCE || undefined, jwksUri: env.JWT_JWKS_URI || undefined }
-    : { secret: env.JWT_SECRET || DEV_JWT_SECRET };
+  const issuerMode = Boolean(env.JWT_ISSUER);
   return {
     port,
-    usingDevSecret: issuer === undefined && !env.JWT_SECRET,
+    usingDevSecret: !issuerMode && !env.JWT_SECRET,
     streamTokenDelayMs,
     security: {
-      jwt,
+      jwt: { ...demoJwt(env), allowQueryToken: env.JWT_ALLOW_QUERY_TOKEN === '1' },
       tiers,
       redis: env.REDIS_URL || undefined,
       cors: { origins, credentials: true },
     },
   };
+}
+
+/**
+ * HS256 with JWT_SECRET (or the development secret) by default; with JWT_ISSUER, tokens of that identity provider,
+ * its keys found by OpenID Connect discovery or at JWT_JWKS_URI, for the audience JWT_AUDIENCE.
+ */
+function demoJwt(env: NodeJS.ProcessEnv): AgentSecurityOptions['jwt'] {
+  if (!env.JWT_ISSUER) return { secret: env.JWT_SECRET || DEV_JWT_SECRET };
+  if (env.JWT_SECRET) throw new Error('Set JWT_SECRET or JWT_ISSUER, not both: an identity provider signs its tokens with its own keys');
+  return {
+    issuer: env.JWT_ISSUER,
+    ...(env.JWT_AUDIENCE ? { audience: env.JWT_AUDIENCE } : {}),
+    ...(env.JWT_JWKS_URI ? { jwksUri: env.JWT_JWKS_URI } : {}),
+  } as AgentSecurityOptions['jwt'];
 }
 
 @Global()

@@ -121,7 +121,7 @@ describe('Authentication options (e2e)', () => {
   });
 
   it('reads the tier from the configured claim', async () => {
-    const app = await startDemo({ jwt: { secret: TEST_SECRET, tierClaim: 'plan' } });
+    const app = await startDemo({ jwt: { secret: TEST_SECRET, claims: { tier: 'plan' } } });
     try {
       const res = await request(app.getHttpServer()).get('/me').set(bearer(signToken({ plan: 'pro', tier: 'enterprise' }))).expect(200);
       expect(res.body.tier).toBe('pro');

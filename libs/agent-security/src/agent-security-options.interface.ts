@@ -1,5 +1,6 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { DestinationStream, LoggerOptions as PinoLoggerOptions } from 'pino';
+import type { AgentClaims } from './auth/agent-principal.interface.js';
 
 /** JWS algorithms the guard can be told to accept. `none` is deliberately absent. */
 export type JwtAlgorithm =
@@ -32,6 +33,29 @@ export interface JwksOptions {
   staleMaxAgeMs?: number;
 }
 
+/** Claim names, read at the top level of the token's payload: `sub`, `https://example.com/tier`, `scp`. */
+export interface ClaimNames {
+  /** The caller's id. Default `sub`. */
+  subject?: string;
+  /** The caller's tier. Default `tier`. */
+  tier?: string;
+  /**
+   * The caller's scopes: a space-separated string or an array of strings. Default: the scopes of `scope`,
+   * `scp` and `permissions` together.
+   */
+  scopes?: string;
+}
+
+/** What a mapping function finds in a verified token; a field left undefined comes from the default claim. */
+export interface MappedClaims {
+  userId?: string;
+  tier?: string;
+  /** A space-separated string or an array of strings. */
+  scopes?: string | readonly string[];
+}
+
+export type ClaimsMapper = (claims: AgentClaims) => MappedClaims;
+
 export interface JwtOptions {
   /** Shared secret for HS* algorithms; at least as many bytes as the hash output (RFC 7518 §3.2). */
   secret?: string | Buffer;
@@ -58,8 +82,24 @@ export interface JwtOptions {
   clockToleranceSec?: number;
   /** Refuse tokens without `exp`. Default true: a token that never expires is a permanent credential. */
   requireExp?: boolean;
-  /** Claim that names the caller's tier. Default `tier`. */
-  tierClaim?: string;
+  /**
+   * Where the caller's id, tier and scopes come from: claim names (`{ tier: 'https://example.com/tier' }`), or a
+   * function of the verified claims. Read once per verified token. Default `sub`, `tier`, and the scopes of
+   * `scope`, `scp` and `permissions` together.
+   */
+  claims?: ClaimNames | ClaimsMapper;
+  /**
+   * This API's resource identifier (RFC 9728): an absolute http(s) URL. With it the module serves
+   * `GET /.well-known/oauth-protected-resource` and names that document in every 401's `WWW-Authenticate`.
+   * Default: the audience, when the token's issuer is a single `issuer` and `audience` is a single http(s) URL.
+   */
+  resource?: string;
+  /**
+   * The absolute URL 401s name as `resource_metadata`, for an app served behind a path prefix or a proxy that
+   * rewrites paths. Default: the resource's origin, `/.well-known/oauth-protected-resource`, then the resource's path
+   * (RFC 9728 §3.1).
+   */
+  resourceMetadataUrl?: string;
   /** Tokens longer than this are refused before any decoding. Default 4096. */
   maxTokenLength?: number;
   /**

@@ -2,6 +2,7 @@ import type {
   AgentSecurityOptions,
   CorsOptions,
   JwtAlgorithm,
+  JwtOptions,
   LoggingOptions,
   StoreErrorPolicy,
   TierLimits,
@@ -12,6 +13,9 @@ import {
   DEFAULT_TIER,
   DEFAULT_TIERS,
 } from './agent-security.constants.js';
+import type { AgentClaims } from './auth/agent-principal.interface.js';
+import { claimsMapping, type CallerClaims } from './auth/claims-mapping.js';
+import { absoluteHttpUrl, protectedResourceMetadataUrl } from './auth/protected-resource.js';
 
 /** Options after validation, with every default filled in. Built once at start-up. */
 /** Issuer mode's key source: where the JWKS is and how it is kept. */
@@ -36,7 +40,12 @@ export interface AgentSecurityConfig {
     readonly audience?: string | string[];
     readonly clockToleranceSec: number;
     readonly requireExp: boolean;
-    readonly tierClaim: string;
+    /** Reads the caller's id, tier and scopes off verified claims (jwt.claims). */
+    readonly claims: (claims: AgentClaims) => CallerClaims;
+    /** RFC 9728 resource identifier; undefined when the API publishes no metadata. */
+    readonly resource?: string;
+    /** Absolute URL of the metadata document, named in 401s; set whenever `resource` is. */
+    readonly resourceMetadataUrl?: string;
     readonly maxTokenLength: number;
     readonly cacheSize: number;
     readonly allowQueryToken: boolean;
@@ -191,8 +200,8 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   if (!isNonNegativeInteger(maxTokenLength) || maxTokenLength < 64) fail('jwt.maxTokenLength', 'must be a whole number >= 64');
   const cacheSize = jwt.cacheSize ?? 10_000;
   if (!isNonNegativeInteger(cacheSize)) fail('jwt.cacheSize', 'must be a whole number >= 0');
-  const tierClaim = jwt.tierClaim ?? 'tier';
-  if (typeof tierClaim !== 'string' || tierClaim === '') fail('jwt.tierClaim', 'must be a non-empty string');
+  const claims = checkClaims(jwt.claims);
+  const { resource, resourceMetadataUrl } = checkResource(jwt, hmac.length > 0);
   return Object.freeze({
     key,
     jwks,
@@ -201,11 +210,46 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
     audience: jwt.audience,
     clockToleranceSec,
     requireExp: jwt.requireExp ?? true,
-    tierClaim,
+    claims,
+    resource,
+    resourceMetadataUrl,
     maxTokenLength,
     cacheSize,
     allowQueryToken: jwt.allowQueryToken ?? false,
   });
+}
+
+function checkClaims(option: JwtOptions['claims']): AgentSecurityConfig['jwt']['claims'] {
+  if (option !== undefined && typeof option !== 'function') {
+    if (typeof option !== 'object' || option === null) fail('jwt.claims', 'must be claim names { subject, tier, scopes } or a function of the claims');
+    for (const field of ['subject', 'tier', 'scopes'] as const) {
+      const name = option[field];
+      if (name !== undefined && (typeof name !== 'string' || name === '')) fail(`jwt.claims.${field}`, 'must be a non-empty claim name');
+    }
+  }
+  return claimsMapping(option);
+}
+
+function checkResource(jwt: JwtOptions, sharedSecret: boolean): { resource?: string; resourceMetadataUrl?: string } {
+  let resource = jwt.resource;
+  if (resource !== undefined) {
+    if (absoluteHttpUrl(resource) === undefined) fail('jwt.resource', `must be an absolute http(s) URL without a fragment (RFC 9728), got ${JSON.stringify(resource)}`);
+  } else if (!sharedSecret && typeof jwt.issuer === 'string' && typeof jwt.audience === 'string' && absoluteHttpUrl(jwt.audience) !== undefined) {
+    // Tokens signed by one authorization server for one audience: that audience is the resource they are for
+    // (RFC 8707). Not with a shared secret: no authorization server to point a client to.
+    resource = jwt.audience;
+  }
+  let resourceMetadataUrl = jwt.resourceMetadataUrl;
+  if (resourceMetadataUrl !== undefined) {
+    if (resource === undefined) fail('jwt.resourceMetadataUrl', 'needs jwt.resource');
+    const url = absoluteHttpUrl(resourceMetadataUrl);
+    if (url === undefined) fail('jwt.resourceMetadataUrl', `must be an absolute http(s) URL, got ${JSON.stringify(resourceMetadataUrl)}`);
+    // Serialized: it is quoted in a header, and a URL's serialization escapes quotes.
+    resourceMetadataUrl = url.href;
+  } else if (resource !== undefined) {
+    resourceMetadataUrl = protectedResourceMetadataUrl(resource);
+  }
+  return { resource, resourceMetadataUrl };
 }
 
 const isStringList = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === 'string');

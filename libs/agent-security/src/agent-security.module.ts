@@ -7,6 +7,7 @@ import { AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT } from './agent-security.cons
 import { AGENT_SECURITY_OPTIONS, ConfigurableModuleClass } from './agent-security.module-definition.js';
 import type { AgentSecurityOptions } from './agent-security-options.interface.js';
 import { AuthGuard } from './auth/auth.guard.js';
+import { ProtectedResourceController } from './auth/protected-resource.controller.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { CorsMiddleware } from './cors/cors.middleware.js';
 import { HttpExceptionFilter } from './errors/http-exception.filter.js';
@@ -34,6 +35,8 @@ import { UsageService } from './usage/usage.service.js';
     // Binds the module's own root logger (useExisting): nestjs-pino's Logger and PinoLogger write through it.
     LoggerModule.forRootAsync({ inject: [AGENT_SECURITY_LOGGER], useFactory: loggerParams }),
   ],
+  // Answers 404 unless jwt.resource is set: options may come from forRootAsync, after controllers are chosen.
+  controllers: [ProtectedResourceController],
   providers: [
     CorsMiddleware,
     RequestContextMiddleware,

@@ -3,8 +3,13 @@ export { AgentSecurityModule } from './agent-security.module.js';
 export type { AgentSecurityAsyncOptions } from './agent-security.module-definition.js';
 export type {
   AgentSecurityOptions,
+  ClaimNames,
+  ClaimsMapper,
   CorsOptions,
+  JwksOptions,
+  JwtAlgorithm,
   JwtOptions,
+  MappedClaims,
   LoggingOptions,
   StoreErrorPolicy,
   StreamOptions,
@@ -16,6 +21,7 @@ export { AgentSecurityConfigError } from './agent-security.config.js';
 
 export { Public } from './auth/public.decorator.js';
 export { CurrentPrincipal } from './auth/current-principal.decorator.js';
+export { RequireScopes } from './auth/scopes.decorator.js';
 export type { AgentPrincipal, AgentClaims } from './auth/agent-principal.interface.js';
 
 // Re-exported so that an app imports its route-level controls from one place.

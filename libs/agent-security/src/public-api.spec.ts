@@ -32,6 +32,7 @@ describe('the public API', () => {
         'AgentSecurityConfigError',
         'Public',
         'CurrentPrincipal',
+        'RequireScopes',
         'Throttle',
         'SkipThrottle',
         'TokenBudget',

@@ -15,18 +15,38 @@ import { queryToken } from './query-token.js';
 import type { AgentPrincipal } from './agent-principal.interface.js';
 import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
+import { hasScopes, InsufficientScopeException, requiredScopes, scopeRequirement, type ScopeRequirement } from './scopes.js';
+
+/** What the guard needs to know of a route, read once per handler. */
+interface RouteAuth {
+  readonly isPublic: boolean;
+  /** The 401 challenges of the route, without a token and with one refused. */
+  readonly missing: string;
+  readonly invalid: string;
+  readonly scopes?: ScopeRequirement;
+}
 
 /**
  * Global guard: every route needs `Authorization: Bearer <jwt>` unless it is `@Public()`; a handler of another
  * transport (WebSocket, microservice, GraphQL) is refused unless it is `@Public()`.
- * Registered by AgentSecurityModule before the throttler guard, which reads the tier it sets.
+ * Registered by AgentSecurityModule before the budget and throttler guards, which read the tier it sets: a route's
+ * `@RequireScopes()` is checked here too, so a token without the scope is refused before anything is counted.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly allowQueryToken: boolean;
-  private readonly publicRoutes = new RouteMetadataCache((handler, controller) =>
-    Boolean(this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller])),
-  );
+  /** `resource_metadata` (RFC 9728 §5.1) at the end of every challenge, when the API publishes its metadata. */
+  private readonly challengeParams: string;
+  /** Shared by every route without `@RequireScopes()`. */
+  private readonly authenticated: RouteAuth;
+  private readonly publicRoute: RouteAuth;
+  private readonly routes = new RouteMetadataCache<RouteAuth>((handler, controller) => {
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, controller])) return this.publicRoute;
+    const scopes = requiredScopes(this.reflector, handler, controller);
+    if (scopes === undefined) return this.authenticated;
+    const requirement = scopeRequirement(scopes, this.challengeParams);
+    return { isPublic: false, missing: requirement.missing, invalid: requirement.invalid, scopes: requirement };
+  });
 
   constructor(
     private readonly reflector: Reflector,
@@ -34,10 +54,19 @@ export class AuthGuard implements CanActivate {
     @Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig,
   ) {
     this.allowQueryToken = config.jwt.allowQueryToken;
+    const metadataUrl = config.jwt.resourceMetadataUrl;
+    this.challengeParams = metadataUrl === undefined ? '' : `, resource_metadata="${metadataUrl}"`;
+    this.authenticated = Object.freeze({
+      isPublic: false,
+      missing: WWW_AUTHENTICATE_MISSING + this.challengeParams,
+      invalid: WWW_AUTHENTICATE_INVALID + this.challengeParams,
+    });
+    this.publicRoute = Object.freeze({ ...this.authenticated, isPublic: true });
   }
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    if (this.publicRoutes.get(context)) return true;
+    const route = this.routes.get(context);
+    if (route.isPublic) return true;
     // Only HTTP carries a bearer token this guard can read. A WebSocket gateway, a microservice or a GraphQL resolver
     // behind the same global guard is refused (Nest's "Forbidden resource") rather than let through unauthenticated:
     // mark it @Public() and authenticate it in its own way.
@@ -47,34 +76,41 @@ export class AuthGuard implements CanActivate {
     let token = bearerToken(request.headers.authorization);
     if (token === undefined && this.allowQueryToken) token = queryToken(request);
     if (token === undefined) {
-      reject(context.getArgByIndex<ServerResponse>(1), WWW_AUTHENTICATE_MISSING, MISSING_TOKEN_MESSAGE, 'missing_token');
+      reject(context.getArgByIndex<ServerResponse>(1), route.missing, MISSING_TOKEN_MESSAGE, 'missing_token');
     }
     let principal: AgentPrincipal | Promise<AgentPrincipal>;
     try {
       principal = this.verifier.verify(token);
     } catch (error) {
-      refuse(context, error);
+      refuse(context, route, error);
     }
     // Only a token not yet verified in issuer mode waits (for the provider's keys); a cached one never does.
     if (principal instanceof Promise) {
       return principal.then(
-        (verified) => {
-          request.principal = verified;
-          return true;
-        },
-        (error: unknown) => refuse(context, error),
+        (verified) => admit(context, route, request, verified),
+        (error: unknown) => refuse(context, route, error),
       );
     }
-    request.principal = principal;
-    return true;
+    return admit(context, route, request, principal);
   }
 }
 
-function refuse(context: ExecutionContext, error: unknown): never {
+/** Scopes are checked here, after the token and before any budget or window is counted. */
+function admit(context: ExecutionContext, route: RouteAuth, request: IncomingMessage, principal: AgentPrincipal): true {
+  request.principal = principal;
+  const required = route.scopes;
+  if (required !== undefined && !hasScopes(principal.scopes, required.scopes)) {
+    context.getArgByIndex<ServerResponse>(1).setHeader('WWW-Authenticate', required.challenge);
+    throw new InsufficientScopeException(required.scopes);
+  }
+  return true;
+}
+
+function refuse(context: ExecutionContext, route: RouteAuth, error: unknown): never {
   const rejected = error instanceof TokenRejectedError;
   reject(
     context.getArgByIndex<ServerResponse>(1),
-    WWW_AUTHENTICATE_INVALID,
+    route.invalid,
     rejected ? error.message : INVALID_TOKEN_MESSAGE,
     rejected ? error.code : 'invalid_token',
   );

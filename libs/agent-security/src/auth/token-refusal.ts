@@ -21,11 +21,12 @@ export type RefusalReason =
   | 'issuer'
   | 'audience'
   | 'no_subject'
-  | 'invalid_subject';
+  | 'invalid_subject'
+  | 'claims_mapping';
 
 export type TokenErrorCode = 'invalid_token' | 'token_expired';
 
-/** Thrown with one of the seed's fixed messages; the library's own error text never reaches a caller. */
+/** Thrown with one of the fixed messages a client is told; the library's own error text never reaches a caller. */
 export class TokenRejectedError extends Error {
   readonly code: TokenErrorCode;
 
@@ -78,11 +79,19 @@ const isNumericDate = (value: unknown) => typeof value === 'number' && Number.is
  * written to Redis as U+FFFD and two such subjects would share one caller's windows.
  */
 export function claimsReason(claims: Record<string, unknown>, requireExp: boolean): RefusalReason | undefined {
-  const { exp, nbf, iat, sub } = claims;
+  const { exp, nbf, iat } = claims;
   if (exp === undefined ? requireExp : !isNumericDate(exp)) return exp === undefined ? 'no_expiry' : 'invalid_time';
   if ((nbf !== undefined && !isNumericDate(nbf)) || (iat !== undefined && !isNumericDate(iat))) return 'invalid_time';
-  if (typeof sub !== 'string' || sub === '') return 'no_subject';
-  if (!(sub as string & { isWellFormed(): boolean }).isWellFormed()) return 'invalid_subject';
+  return undefined;
+}
+
+/**
+ * The caller's id as the claims mapping found it. Not well-formed UTF-16 is refused: Redis keys are UTF-8, where
+ * every lone surrogate becomes U+FFFD, and two such callers would share one window and one budget.
+ */
+export function subjectReason(userId: unknown): RefusalReason | undefined {
+  if (typeof userId !== 'string' || userId === '') return 'no_subject';
+  if (!(userId as string & { isWellFormed(): boolean }).isWellFormed()) return 'invalid_subject';
   return undefined;
 }
 

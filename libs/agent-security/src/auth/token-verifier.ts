@@ -7,6 +7,7 @@ import { AGENT_SECURITY_CONFIG, AGENT_SECURITY_JWT } from '../agent-security.con
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { AGENT_SECURITY_LOGGER } from '../logging/logging.constants.js';
 import type { AgentClaims, AgentPrincipal } from './agent-principal.interface.js';
+import type { CallerClaims } from './claims-mapping.js';
 import { JwksKeySource } from './keys/jwks-key-source.js';
 import {
   accessTokenTypeReason,
@@ -16,6 +17,7 @@ import {
   joseReason,
   jsonwebtokenReason,
   type RefusalReason,
+  subjectReason,
   TokenRejectedError,
 } from './token-refusal.js';
 
@@ -150,10 +152,20 @@ export class TokenVerifier implements OnApplicationBootstrap, OnModuleDestroy {
     if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw this.refuse('malformed');
     const reason = claimsReason(claims, this.requireExp);
     if (reason !== undefined) throw this.refuse(reason);
-    const named = claims[this.config.jwt.tierClaim];
+    // Frozen before the mapping sees them: a mapping function cannot change what the handlers read.
+    const frozen = deepFreeze(claims);
+    let caller: CallerClaims;
+    try {
+      caller = this.config.jwt.claims(frozen);
+    } catch {
+      throw this.refuse('claims_mapping');
+    }
+    // Checked on the mapped id, not on `sub`: a subject read from another claim is a Redis key all the same.
+    const subject = subjectReason(caller.userId);
+    if (subject !== undefined) throw this.refuse(subject);
     // Only a tier the options define; never a higher one by accident.
-    const tier = typeof named === 'string' && this.config.tiers.has(named) ? named : this.config.defaultTier;
-    return Object.freeze({ userId: claims.sub, tier, claims: deepFreeze(claims) });
+    const tier = typeof caller.tier === 'string' && this.config.tiers.has(caller.tier) ? caller.tier : this.config.defaultTier;
+    return Object.freeze({ userId: caller.userId as string, tier, scopes: caller.scopes, claims: frozen });
   }
 
   /** One debug line per refused token, with the reason and never the token. */

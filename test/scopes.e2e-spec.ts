@@ -1,0 +1,107 @@
+import { Controller, Get, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { AgentSecurityModule, RequireScopes, TokenBudget, Usage, type UsageMeter } from '@agent-security/core';
+import { bearer, signToken, TEST_SECRET } from './support/demo-app';
+
+@RequireScopes('agent:read')
+@Controller('scoped')
+class ScopedController {
+  @Get('read')
+  read() {
+    return { ok: 'read' };
+  }
+
+  /** The controller's scope and its own, both required. */
+  @RequireScopes('agent:tools')
+  @Get('tools')
+  tools() {
+    return { ok: 'tools' };
+  }
+
+  @RequireScopes('agent:tools')
+  @TokenBudget()
+  @Get('spend')
+  spend(@Usage() usage: UsageMeter) {
+    usage.add({ inputTokens: 100 });
+    return { ok: 'spend' };
+  }
+}
+
+describe('@RequireScopes (e2e)', () => {
+  let app: INestApplication;
+  let user = 0;
+  // A fresh caller per test: every test starts with a full request window and token budget.
+  const token = (scope?: string) => signToken({ sub: `user-${user}`, ...(scope === undefined ? {} : { scope }) });
+
+  beforeAll(async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        AgentSecurityModule.forRoot({
+          jwt: { secret: TEST_SECRET },
+          tiers: { free: { limit: 2, windowMs: 60_000, tokens: { limit: 50, windowMs: 60_000 } } },
+          logging: false,
+        }),
+      ],
+      controllers: [ScopedController],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+  });
+  afterAll(() => app.close());
+  beforeEach(() => user++);
+
+  it('lets a token with every required scope through', async () => {
+    await request(app.getHttpServer()).get('/scoped/tools').set(bearer(token('agent:read agent:tools'))).expect(200, { ok: 'tools' });
+  });
+
+  it('answers 403 insufficient_scope with the RFC 6750 challenge naming every required scope', async () => {
+    const res = await request(app.getHttpServer()).get('/scoped/tools').set(bearer(token('agent:read'))).expect(403);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="agent-security", error="insufficient_scope", scope="agent:read agent:tools"');
+    expect(res.body).toMatchObject({
+      statusCode: 403,
+      error: 'Forbidden',
+      message: 'Insufficient scope',
+      code: 'insufficient_scope',
+      requiredScopes: ['agent:read', 'agent:tools'],
+    });
+    expect(typeof res.body.requestId).toBe('string');
+  });
+
+  it("requires the controller's scope on every handler", async () => {
+    await request(app.getHttpServer()).get('/scoped/read').set(bearer(token('agent:tools'))).expect(403);
+    await request(app.getHttpServer()).get('/scoped/read').set(bearer(token('agent:read'))).expect(200);
+  });
+
+  it('answers 401 to a missing or refused token first, naming the scopes the route needs (RFC 6750 §3)', async () => {
+    const missing = await request(app.getHttpServer()).get('/scoped/tools').expect(401);
+    expect(missing.headers['www-authenticate']).toBe('Bearer realm="agent-security", scope="agent:read agent:tools"');
+    const refused = await request(app.getHttpServer()).get('/scoped/read').set(bearer('a.b.c')).expect(401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer realm="agent-security", error="invalid_token", scope="agent:read"');
+  });
+
+  it('counts no request for a refused scope: the window is untouched', async () => {
+    for (let i = 0; i < 4; i++) {
+      const res = await request(app.getHttpServer()).get('/scoped/read').set(bearer(token('none'))).expect(403);
+      expect(res.headers['x-ratelimit-remaining']).toBeUndefined();
+    }
+    const granted = token('agent:read');
+    await request(app.getHttpServer()).get('/scoped/read').set(bearer(granted)).expect(200);
+    await request(app.getHttpServer()).get('/scoped/read').set(bearer(granted)).expect(200);
+    await request(app.getHttpServer()).get('/scoped/read').set(bearer(granted)).expect(429);
+  });
+
+  it('is checked before the token budget: a spent budget still answers 403 to a token without the scope', async () => {
+    const granted = token('agent:read agent:tools');
+    await request(app.getHttpServer()).get('/scoped/spend').set(bearer(granted)).expect(200);
+    const spent = await request(app.getHttpServer()).get('/scoped/spend').set(bearer(granted)).expect(429);
+    expect(spent.body.tokenLimit).toBe(50);
+    await request(app.getHttpServer()).get('/scoped/spend').set(bearer(token('agent:read'))).expect(403);
+  });
+
+  it('refuses a scope that cannot be written in a header, when decorating', () => {
+    expect(() => RequireScopes('agent tools')).toThrow(/no scope token/);
+    expect(() => RequireScopes('a"b')).toThrow(/no scope token/);
+    expect(() => RequireScopes()).toThrow(/at least one scope/);
+  });
+});
