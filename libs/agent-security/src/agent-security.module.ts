@@ -10,6 +10,7 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { CorsMiddleware } from './cors/cors.middleware.js';
 import { HttpExceptionFilter } from './errors/http-exception.filter.js';
+import { HttpServerHooks } from './http/http-server.hooks.js';
 import { createRootLogger, loggerParams, logDestination } from './logging/logger-options.js';
 import { AGENT_SECURITY_LOG_DESTINATION, AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
 import { RequestContextMiddleware } from './logging/request-context.middleware.js';
@@ -37,6 +38,7 @@ import { UsageService } from './usage/usage.service.js';
   providers: [
     CorsMiddleware,
     RequestContextMiddleware,
+    HttpServerHooks,
     // A provider of its own so that Nest's shutdown hooks reach it: a BatchedDestination writes what is pending then.
     { provide: AGENT_SECURITY_LOG_DESTINATION, inject: [AGENT_SECURITY_CONFIG], useFactory: logDestination },
     { provide: AGENT_SECURITY_LOGGER, inject: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOG_DESTINATION], useFactory: createRootLogger },
