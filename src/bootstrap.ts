@@ -10,6 +10,8 @@ export async function createDemoApp(config: DemoConfig): Promise<NestExpressAppl
   // Nest's own lines (start-up, errors) go through the module's pino logger too.
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  // helmet 8's headers on every response, the module's own answers included; a JSON API loads nothing and is framed by no one.
+  app.useSecurityHeaders({ contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
   app.enableShutdownHooks();
   return app;
 }

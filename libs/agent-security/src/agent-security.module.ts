@@ -11,6 +11,7 @@ import { TokenVerifier } from './auth/token-verifier.js';
 import { CorsMiddleware } from './cors/cors.middleware.js';
 import { HttpExceptionFilter } from './errors/http-exception.filter.js';
 import { HttpServerHooks } from './http/http-server.hooks.js';
+import { withSecurityHook } from './http/security-hook.js';
 import { createRootLogger, loggerParams, logDestination } from './logging/logger-options.js';
 import { AGENT_SECURITY_LOG_DESTINATION, AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
 import { RequestContextMiddleware } from './logging/request-context.middleware.js';
@@ -81,7 +82,7 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
     adapterHost.init$.subscribe(() => {
       const adapter = adapterHost.httpAdapter;
       if (adapter?.getType() === 'express' && !this.mountedEarly) {
-        adapter.use(requestContext.handle);
+        adapter.use(withSecurityHook(adapter, requestContext.handle));
         this.mountedEarly = true;
       }
     });

@@ -4,6 +4,7 @@ import type { Server } from 'http';
 import type { Logger as PinoLogger } from 'pino';
 import { AGENT_SECURITY_LOGGER } from '../logging/logging.constants.js';
 import { clientErrorListener, type ClientErrorLog } from './client-error.js';
+import { securityHeaderLines } from './security-hook.js';
 
 /**
  * Puts the module's answer on the errors Node's HTTP server answers by itself (see clientErrorListener), on the
@@ -24,7 +25,7 @@ export class HttpServerHooks implements OnApplicationBootstrap, OnApplicationShu
     const adapter = this.adapterHost.httpAdapter;
     const server = adapter?.getHttpServer() as Server | undefined;
     if (server === undefined || typeof server.on !== 'function') return;
-    const headerLines = '';
+    const headerLines = securityHeaderLines(adapter);
     const root = this.root;
     const nest = new Logger('AgentSecurity');
     const log: ClientErrorLog =
