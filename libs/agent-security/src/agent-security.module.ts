@@ -11,6 +11,8 @@ import { ProtectedResourceController } from './auth/protected-resource.controlle
 import { TokenVerifier } from './auth/token-verifier.js';
 import { CorsMiddleware } from './cors/cors.middleware.js';
 import { HttpExceptionFilter } from './errors/http-exception.filter.js';
+import { HttpServerHooks } from './http/http-server.hooks.js';
+import { withSecurityHook } from './http/security-hook.js';
 import { createRootLogger, loggerParams, logDestination } from './logging/logger-options.js';
 import { AGENT_SECURITY_LOG_DESTINATION, AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
 import { RequestContextMiddleware } from './logging/request-context.middleware.js';
@@ -40,6 +42,7 @@ import { UsageService } from './usage/usage.service.js';
   providers: [
     CorsMiddleware,
     RequestContextMiddleware,
+    HttpServerHooks,
     // A provider of its own so that Nest's shutdown hooks reach it: a BatchedDestination writes what is pending then.
     { provide: AGENT_SECURITY_LOG_DESTINATION, inject: [AGENT_SECURITY_CONFIG], useFactory: logDestination },
     { provide: AGENT_SECURITY_LOGGER, inject: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOG_DESTINATION], useFactory: createRootLogger },
@@ -83,7 +86,7 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
     adapterHost.init$.subscribe(() => {
       const adapter = adapterHost.httpAdapter;
       if (adapter?.getType() === 'express' && !this.mountedEarly) {
-        adapter.use(requestContext.handle);
+        adapter.use(withSecurityHook(adapter, requestContext.handle));
         this.mountedEarly = true;
       }
     });
