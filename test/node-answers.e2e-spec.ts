@@ -80,7 +80,7 @@ describe("Node's own answers (clientError) carry the module's JSON body and a re
 describe('the 408 of a header timeout, and the server of app.init()', () => {
   it('a client that never finishes its headers gets the 408 JSON (app.init() + app.getHttpServer())', async () => {
     const app = await startDemo();
-    const server: Server & { connectionsCheckingInterval: number } = app.getHttpServer();
+    const server: Server & { connectionsCheckingInterval: number } = app.getHttpServer() as Server & { connectionsCheckingInterval: number };
     // Node checks its timeouts on an interval fixed when the server starts listening.
     server.headersTimeout = 300;
     server.requestTimeout = 300;

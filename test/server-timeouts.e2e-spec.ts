@@ -21,7 +21,7 @@ describe("The demo's HTTP server timeouts", () => {
 
   it("a slow-header client gets the module's 408 JSON; an SSE stream outlives the request timeout", async () => {
     const app = await startDemo({}, { STREAM_TOKEN_DELAY_MS: '200' });
-    const server: TimedServer = app.getHttpServer();
+    const server: TimedServer = app.getHttpServer() as TimedServer;
     // The demo's settings, scaled down so the test does not wait seconds; the interval is fixed at listen time.
     const scale = 300 / DEMO_SERVER_TIMEOUTS.headersTimeout;
     server.headersTimeout = DEMO_SERVER_TIMEOUTS.headersTimeout * scale;

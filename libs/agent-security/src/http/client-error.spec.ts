@@ -7,7 +7,8 @@ describe('clientErrorListener on a plain Node server', () => {
   const logged: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    server = createServer((request: IncomingMessage & { id?: string }, response) => {
+    server = createServer((incoming, response) => {
+      const request = incoming as IncomingMessage & { id?: string };
       request.id = 'req-from-the-front-door';
       if (request.url === '/stream') {
         response.writeHead(200, { 'Content-Type': 'text/plain' });
@@ -16,7 +17,7 @@ describe('clientErrorListener on a plain Node server', () => {
       }
       if (request.url === '/upload') return; // reads a body that never comes
       response.end('ok');
-    }) as typeof server;
+    }) as unknown as typeof server;
     server.headersTimeout = 300;
     server.requestTimeout = 300;
     server.connectionsCheckingInterval = 50;
