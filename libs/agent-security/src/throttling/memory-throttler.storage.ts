@@ -284,9 +284,19 @@ export class MemoryThrottlerStorage implements ThrottlerStorage, SlidingWindowSt
     return { allowed: blockedBy < 0, blockedBy, windows };
   }
 
-  /** In a sliding window a caller is blocked exactly until a slot frees: `blockDuration` is not used. */
-  async increment(key: string, ttl: number, limit: number, _blockDuration: number, _throttlerName: string): Promise<ThrottlerStorageRecord> {
-    return toThrottlerRecord(this.consumeSync([{ key, limit, windowMs: ttl }]));
+  /**
+   * @nestjs/throttler's call. The window is the key's and the throttler's: a `generateKey` that leaves the name out
+   * would otherwise give two throttlers (3 a second, 5 a minute) one window, each pruning it with its own ttl.
+   * In a sliding window a caller is blocked exactly until a slot frees: `blockDuration` is not used.
+   */
+  async increment(key: string, ttl: number, limit: number, _blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+    const result = this.consumeSync([{ key: `${key}\u0000${throttlerName}`, limit, windowMs: ttl }]);
+    // A closed route (limit 0) never frees a slot: its caller comes back after a whole window, not every second.
+    if (limit === 0) {
+      const seconds = Math.max(1, Math.ceil(ttl / 1000));
+      return { totalHits: 0, timeToExpire: seconds, isBlocked: true, timeToBlockExpire: seconds };
+    }
+    return toThrottlerRecord(result);
   }
 
   /** Drops every window whose time is up (the requests do it a few at a time; this catches up when they are few). */
