@@ -1,11 +1,12 @@
-import { type BeforeApplicationShutdown, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import type { StoreErrorPolicy } from '../agent-security-options.interface.js';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
+import { StoreUnavailableException } from './store-unavailable.exception.js';
 
 export type StoreState = 'up' | 'down';
 
-export const STORE_UNAVAILABLE_MESSAGE = 'Rate limiting is unavailable; try again shortly';
+export { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable.exception.js';
 
 /**
  * Puts a policy in front of the Redis store for when Redis cannot answer in time.
@@ -102,7 +103,7 @@ export class FailoverStore implements SlidingWindowStore, BeforeApplicationShutd
       case 'allow':
         return Promise.resolve(unlimited(rules));
       case 'deny':
-        return Promise.reject(new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE));
+        return Promise.reject(new StoreUnavailableException());
     }
   }
 }

@@ -1,6 +1,5 @@
-import { ServiceUnavailableException } from '@nestjs/common';
 import type { StoreErrorPolicy } from '../agent-security-options.interface.js';
-import { STORE_UNAVAILABLE_MESSAGE } from '../throttling/failover.store.js';
+import { StoreUnavailableException } from '../throttling/store-unavailable.exception.js';
 import type { TokenWindow, UsageStore } from './usage-store.interface.js';
 
 /**
@@ -40,6 +39,6 @@ export class FailoverUsageStore implements UsageStore {
   private degraded<T>(fallback: () => Promise<T>, allowed: T): Promise<T> {
     if (this.policy === 'fallback') return fallback();
     if (this.policy === 'allow') return Promise.resolve(allowed);
-    return Promise.reject(new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE));
+    return Promise.reject(new StoreUnavailableException());
   }
 }
