@@ -6,6 +6,13 @@ import { StoreUnavailableException } from './store-unavailable.exception.js';
 
 export type StoreState = 'up' | 'down';
 
+/** Redis's state as one store found it, for the other stores on the same connection to share. */
+export interface RedisDownState {
+  readonly isDown: boolean;
+  /** A command failed for want of Redis: every store sharing the state stops asking it until it is back. */
+  markDown(reason: string): void;
+}
+
 export { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable.exception.js';
 
 /**
@@ -14,7 +21,7 @@ export { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable.exception.js';
  * through, `deny` answers 503. While Redis is down, at most one request per `probeIntervalMs` tries it again,
  * so a dead Redis costs the other requests nothing. Each change of state is logged once.
  */
-export class FailoverStore implements SlidingWindowStore, BeforeApplicationShutdown {
+export class FailoverStore implements SlidingWindowStore, RedisDownState, BeforeApplicationShutdown {
   private state: StoreState = 'up';
   private nextProbeAt = 0;
   private lastError: string | undefined;
@@ -39,6 +46,10 @@ export class FailoverStore implements SlidingWindowStore, BeforeApplicationShutd
     this.lastError = reason;
     this.logger.warn(`Redis unavailable (${reason}): ${POLICY_EFFECT[this.policy]}`);
     this.startPinging();
+  }
+
+  get isDown(): boolean {
+    return this.state === 'down';
   }
 
   get status(): { state: StoreState; policy: StoreErrorPolicy; lastError?: string } {
