@@ -355,7 +355,7 @@ export class MemoryThrottlerStorage implements ThrottlerStorage, SlidingWindowSt
 }
 
 /** The module keys an anonymous caller `prefix:{ip:<ip>}` (its first hash tag); a verified one `prefix:{user:<sub>}`. */
-function isAnonymousKey(key: string): boolean {
+export function isAnonymousKey(key: string): boolean {
   const brace = key.indexOf('{');
   return brace >= 0 && key.startsWith('ip:', brace + 1);
 }
