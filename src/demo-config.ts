@@ -1,5 +1,5 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import type { AgentSecurityOptions, TierLimits } from '@agent-security/core';
+import type { AgentSecurityOptions, StoreErrorPolicy, TierLimits } from '@agent-security/core';
 
 export const DEMO_CONFIG = Symbol('DEMO_CONFIG');
 
@@ -22,9 +22,11 @@ export const DEMO_TIERS: Record<string, TierLimits> = {
   enterprise: { limit: 2000, windowMs: 3_600_000, tokens: { limit: 20_000_000, windowMs: 86_400_000 }, maxConcurrentStreams: 50 },
 };
 
+const STORE_ERROR_POLICIES: readonly StoreErrorPolicy[] = ['fallback', 'allow', 'deny'];
+
 /**
  * The demo's configuration from the environment: PORT, JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URI,
- * JWT_ALLOW_QUERY_TOKEN, REDIS_URL, AGENT_SECURITY_TIERS, CORS_ORIGINS, STREAM_TOKEN_DELAY_MS.
+ * JWT_ALLOW_QUERY_TOKEN, REDIS_URL, AGENT_SECURITY_TIERS, AGENT_SECURITY_ON_STORE_ERROR, CORS_ORIGINS, STREAM_TOKEN_DELAY_MS.
  */
 export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const port = env.PORT ? Number(env.PORT) : 3000;
@@ -38,6 +40,11 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     } catch {
       throw new Error('AGENT_SECURITY_TIERS must be JSON, e.g. {"free":{"limit":3,"windowMs":10000}}');
     }
+  }
+  // What the limits do while Redis is down, so that each policy can be tried by hand; unset is the module's default.
+  const onStoreError = env.AGENT_SECURITY_ON_STORE_ERROR || undefined;
+  if (onStoreError !== undefined && !STORE_ERROR_POLICIES.includes(onStoreError as StoreErrorPolicy)) {
+    throw new Error(`AGENT_SECURITY_ON_STORE_ERROR must be one of ${STORE_ERROR_POLICIES.join(', ')}, got ${JSON.stringify(onStoreError)}`);
   }
   const origins = (env.CORS_ORIGINS ?? 'http://localhost:3000,http://localhost:5173')
     .split(',')
@@ -53,6 +60,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
       jwt: { ...demoJwt(env), allowQueryToken: env.JWT_ALLOW_QUERY_TOKEN === '1' },
       tiers,
       redis: env.REDIS_URL || undefined,
+      ...(onStoreError === undefined ? {} : { throttling: { onStoreError: onStoreError as StoreErrorPolicy } }),
       cors: { origins, credentials: true },
     },
   };

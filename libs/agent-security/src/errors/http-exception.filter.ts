@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'http';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { assignRequestId, trustsIncomingRequestId } from '../logging/request-id.js';
+import { StoreUnavailableException } from '../throttling/store-unavailable.exception.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -58,7 +59,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const response = http.getResponse<ServerResponse & { err?: unknown }>();
     const requestId = assignRequestId(request, response, this.trustIncoming);
     const body = this.toBody(exception, requestId);
-    if (body.statusCode >= 500) {
+    // A store outage under `deny` is a refusal the module chose, logged once when Redis goes: no stack per request.
+    if (body.statusCode >= 500 && !(exception instanceof StoreUnavailableException)) {
       // The request's completion line logs it, with its stack, once; without pino, Nest's logger does.
       response.err = exception instanceof Error ? exception : new Error(String(exception));
       if (!this.pinoLogs) this.logger.error(`request ${requestId} failed`, (response.err as Error).stack);

@@ -96,11 +96,14 @@ describe('the completion line', () => {
 
   it('logs a 5xx or an error at error level, with the error, through pino', async () => {
     const { completion, written, flush } = capture({});
-    completion.write({ ...ordinary, status: 503 }, undefined);
+    completion.write({ ...ordinary, status: 500 }, undefined);
     completion.write(ordinary, new Error('handler blew up'));
+    completion.write({ ...ordinary, status: 503 }, undefined);
     await flush();
-    const [failed, errored] = written.map((line) => JSON.parse(line));
-    expect(failed).toMatchObject({ level: 50, status: 503, msg: 'request failed' });
+    const [failed, errored, refused] = written.map((line) => JSON.parse(line));
+    expect(failed).toMatchObject({ level: 50, status: 500, msg: 'request failed' });
+    // A 503 with no error attached is a refusal the app chose (a store outage under deny): an ordinary line.
+    expect(refused).toMatchObject({ level: 30, status: 503, msg: 'request completed' });
     expect(errored).toMatchObject({ level: 50, status: 200, msg: 'request failed', err: { message: 'handler blew up' } });
     expect(errored.err.stack).toContain('handler blew up');
   });

@@ -55,15 +55,24 @@ export class CompletionLog {
 
   write(fields: CompletionFields, err: unknown): void {
     const parts = this.parts;
-    if (parts !== undefined && err === undefined && fields.status < 500) {
+    const failed = err !== undefined || isFailure(fields.status);
+    if (parts !== undefined && !failed) {
       // levelVal, not a cached flag: the level can change at runtime.
       if (this.logger.levelVal <= INFO) parts.stream.write(fastLine(parts, fields));
       return;
     }
     const line = err === undefined ? fields : { ...fields, err };
-    if (err !== undefined || fields.status >= 500) this.logger.error(line, 'request failed');
+    if (failed) this.logger.error(line, 'request failed');
     else this.logger.info(line, 'request completed');
   }
+}
+
+/**
+ * A 503 without an error is an answer the app chose (the store-outage refusal under `deny`, a readiness probe saying
+ * not ready): an ordinary line, or an outage would log an error for every request it refuses. Any other 5xx failed.
+ */
+function isFailure(status: number): boolean {
+  return status >= 500 && status !== 503;
 }
 
 function fastLineParts(logger: Logger, config: AgentSecurityConfig): PinoLineParts | undefined {

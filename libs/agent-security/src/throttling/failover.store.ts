@@ -1,11 +1,19 @@
-import { type BeforeApplicationShutdown, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import type { StoreErrorPolicy } from '../agent-security-options.interface.js';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
+import { StoreUnavailableException } from './store-unavailable.exception.js';
 
 export type StoreState = 'up' | 'down';
 
-export const STORE_UNAVAILABLE_MESSAGE = 'Rate limiting is unavailable; try again shortly';
+/** Redis's state as one store found it, for the other stores on the same connection to share. */
+export interface RedisDownState {
+  readonly isDown: boolean;
+  /** A command failed for want of Redis: every store sharing the state stops asking it until it is back. */
+  markDown(reason: string): void;
+}
+
+export { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable.exception.js';
 
 /**
  * Puts a policy in front of the Redis store for when Redis cannot answer in time.
@@ -13,7 +21,7 @@ export const STORE_UNAVAILABLE_MESSAGE = 'Rate limiting is unavailable; try agai
  * through, `deny` answers 503. While Redis is down, at most one request per `probeIntervalMs` tries it again,
  * so a dead Redis costs the other requests nothing. Each change of state is logged once.
  */
-export class FailoverStore implements SlidingWindowStore, BeforeApplicationShutdown {
+export class FailoverStore implements SlidingWindowStore, RedisDownState, BeforeApplicationShutdown {
   private state: StoreState = 'up';
   private nextProbeAt = 0;
   private lastError: string | undefined;
@@ -38,6 +46,10 @@ export class FailoverStore implements SlidingWindowStore, BeforeApplicationShutd
     this.lastError = reason;
     this.logger.warn(`Redis unavailable (${reason}): ${POLICY_EFFECT[this.policy]}`);
     this.startPinging();
+  }
+
+  get isDown(): boolean {
+    return this.state === 'down';
   }
 
   get status(): { state: StoreState; policy: StoreErrorPolicy; lastError?: string } {
@@ -102,7 +114,7 @@ export class FailoverStore implements SlidingWindowStore, BeforeApplicationShutd
       case 'allow':
         return Promise.resolve(unlimited(rules));
       case 'deny':
-        return Promise.reject(new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE));
+        return Promise.reject(new StoreUnavailableException());
     }
   }
 }
