@@ -39,7 +39,7 @@ describe('resolveAgentSecurityConfig', () => {
     ['a batchScriptCalls that is not a boolean', { throttling: { batchScriptCalls: 'no' as never } }, /"throttling.batchScriptCalls": must be true or false/],
     ['* with credentials', { cors: { origins: '*', credentials: true } }, /"cors.origins": "\*" cannot be combined with credentials/],
     ['cors: true', { cors: true as never }, /"cors": expected \{ origins, ... \} or false/],
-    ["Nest's origin key for origins", { cors: { origin: 'https://app.example' } as never }, /"cors.origins": .*the option is "origins", not "origin"/],
+    ["Nest's origin key for origins", { cors: { origin: 'https://app.example' } as never }, /"cors.origin": is not an option; did you mean "cors.origins"\?/],
     ['an empty origin list', { cors: { origins: [] } }, /"cors.origins": expected an origin/],
     ['an origin that is a number', { cors: { origins: [42 as never] } }, /"cors.origins"/],
     ['an origin with a trailing slash', { cors: { origins: ['https://app.example/'] } }, /"cors.origins": "https:\/\/app.example\/" is not an origin as browsers send it; did you mean "https:\/\/app.example"\?/],
@@ -54,6 +54,28 @@ describe('resolveAgentSecurityConfig', () => {
     ['a path with a pino transport', { logging: { destination: '/tmp/x.log', pino: { transport: { target: 'pino/file' } } } }, /"logging.destination": a path or a file descriptor cannot be combined/],
   ])('refuses %s, naming the option', (_name, options, message) => {
     expect(configWith(options)).toThrow(message);
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['jwt.audiance', { jwt: { secret: SECRET, audiance: 'api' } }, /invalid option "jwt.audiance": is not an option; did you mean "jwt.audience"\?/],
+    ['tirs', { tirs: { free: { limit: 1, windowMs: 1000 } } }, /"tirs": is not an option; did you mean "tiers"\?/],
+    ["a tier's token", { tiers: { free: { limit: 1, windowMs: 1000, token: { limit: 5, windowMs: 1000 } } } }, /"tiers.free.token": is not an option; did you mean "tiers.free.tokens"\?/],
+    ['a token budget key', { tiers: { free: { limit: 1, windowMs: 1000, tokens: { limit: 5, windowMS: 1000 } } } }, /"tiers.free.tokens.windowMS": is not an option; did you mean "tiers.free.tokens.windowMs"\?/],
+    ['a key like none', { throttling: { retries: 3 } }, /"throttling.retries": is not an option\)?$/],
+    ['two at once', { jwt: { secret: SECRET, isuer: 'x' }, logging: { levle: 'debug' } }, /"jwt.isuer".*did you mean "jwt.issuer"\?.*also: "logging.levle" is not an option; did you mean "logging.level"\?/],
+  ])('refuses the unknown key %s, with its path and a did-you-mean', (_name, options, message) => {
+    expect(() => resolveAgentSecurityConfig(options as AgentSecurityOptions)).toThrow(message);
+  });
+
+  it('does not look into values that belong to other libraries', () => {
+    expect(() =>
+      resolveAgentSecurityConfig({
+        jwt: { secret: SECRET },
+        redis: { host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null } as never,
+        logging: { pino: { redact: ['x'], base: { app: 1 } }, destination: { write: () => true } as never },
+        cors: { origins: [/^https:\/\/a\.example$/] },
+      }),
+    ).not.toThrow();
   });
 
   it.each<[string, unknown]>([

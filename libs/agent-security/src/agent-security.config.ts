@@ -12,6 +12,7 @@ import {
   DEFAULT_TIER,
   DEFAULT_TIERS,
 } from './agent-security.constants.js';
+import { unknownOptions } from './options/unknown-options.js';
 
 /** Options after validation, with every default filled in. Built once at start-up. */
 export interface AgentSecurityConfig {
@@ -167,9 +168,25 @@ function checkCors(cors: CorsOptions): void {
   if (cors.maxAge !== undefined && !isNonNegativeInteger(cors.maxAge)) fail('cors.maxAge', 'must be a whole number of seconds >= 0');
 }
 
+/**
+ * A misspelt key would otherwise be dropped in silence, and with it what it meant to turn on (an audience check, a
+ * tier, a budget); the compiler does not catch it in a `forRootAsync` factory or in options typed loosely.
+ */
+function checkKnownKeys(options: unknown): void {
+  const unknown = unknownOptions(options);
+  if (unknown.length === 0) return;
+  const [first, ...others] = unknown.map(({ path, suggestion }) => ({
+    path,
+    problem: `is not an option${suggestion === undefined ? '' : `; did you mean "${suggestion}"?`}`,
+  }));
+  const more = others.length === 0 ? '' : ` (also: ${others.map(({ path, problem }) => `"${path}" ${problem}`).join('; ')})`;
+  fail(first.path, first.problem + more);
+}
+
 /** Validates the options once, at start-up, so a mistake never surfaces as a 500 on the first request. */
 export function resolveAgentSecurityConfig(options: AgentSecurityOptions): AgentSecurityConfig {
   if (typeof options !== 'object' || options === null) fail('options', 'AgentSecurityModule.forRoot() needs an options object');
+  checkKnownKeys(options);
   const jwt = checkJwt(options);
 
   if (options.tiers !== undefined && (typeof options.tiers !== 'object' || options.tiers === null)) fail('tiers', 'expected an object of tier name to { limit, windowMs }');
