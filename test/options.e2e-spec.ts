@@ -1,7 +1,8 @@
-import type { INestApplication } from '@nestjs/common';
+import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import request from 'supertest';
 import { AgentSecurityModule, type AgentSecurityOptions } from '@agent-security/core';
-import { TEST_SECRET } from './support/demo-app';
+import { bearer, signToken, TEST_SECRET } from './support/demo-app';
 
 /** Compiles and initialises a real app; the error it fails with, or undefined when it starts. */
 async function startError(imports: unknown[]): Promise<Error | undefined> {
@@ -49,5 +50,58 @@ describe('Options that cannot be misread', () => {
 
   it('starts with every key spelt right', async () => {
     expect(await startError([AgentSecurityModule.forRoot({ ...quiet, jwt: { secret: TEST_SECRET, audience: 'agents' } })])).toBeUndefined();
+  });
+});
+
+@Controller('options')
+class OptionsController {
+  @Get()
+  get() {
+    return { ok: true };
+  }
+}
+
+async function appWith(options: AgentSecurityOptions): Promise<INestApplication> {
+  @Module({ imports: [AgentSecurityModule.forRoot(options)], controllers: [OptionsController] })
+  class OptionsApp {}
+  const moduleRef = await Test.createTestingModule({ imports: [OptionsApp] }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+describe('Given tiers replace the defaults', () => {
+  let app: INestApplication;
+  beforeAll(async () => {
+    app = await appWith({
+      ...quiet,
+      jwt: { secret: TEST_SECRET },
+      tiers: { free: { limit: 2, windowMs: 60_000 }, pro: { limit: 5, windowMs: 60_000 } },
+    });
+  });
+  afterAll(() => app.close());
+
+  it('a token naming a default tier the app did not define (enterprise) gets the default tier', async () => {
+    const token = signToken({ sub: 'ent-1', tier: 'enterprise' });
+    const res = await request(app.getHttpServer()).get('/options').set(bearer(token)).expect(200);
+    expect(res.headers['ratelimit-policy']).toBe('"free";q=2;w=60');
+    await request(app.getHttpServer()).get('/options').set(bearer(token)).expect(200);
+    await request(app.getHttpServer()).get('/options').set(bearer(token)).expect(429);
+  });
+
+  it('a token naming a given tier gets it', async () => {
+    const res = await request(app.getHttpServer()).get('/options').set(bearer(signToken({ sub: 'pro-1', tier: 'pro' }))).expect(200);
+    expect(res.headers['ratelimit-policy']).toBe('"pro";q=5;w=60');
+  });
+
+  it('defaultTier must be one of the given tiers', async () => {
+    const unset = await startError([
+      AgentSecurityModule.forRoot({ ...quiet, jwt: { secret: TEST_SECRET }, tiers: { basic: { limit: 1, windowMs: 1000 } } }),
+    ]);
+    expect(unset?.message).toMatch(/"defaultTier": is not set, so it is "free", which is not one of the tiers \(basic\)/);
+    const named = await startError([
+      AgentSecurityModule.forRoot({ ...quiet, jwt: { secret: TEST_SECRET }, tiers: { basic: { limit: 1, windowMs: 1000 } }, defaultTier: 'enterprise' }),
+    ]);
+    expect(named?.message).toMatch(/"defaultTier": names tier "enterprise", which is not one of the tiers \(basic\)/);
   });
 });

@@ -121,10 +121,10 @@ export interface AgentSecurityOptions {
   jwt: JwtOptions;
   /**
    * Limits per tier. Default: free 20/h, pro 200/h, enterprise 2000/h.
-   * Given tiers replace the defaults of the same name; others stay.
+   * Given tiers replace the defaults: only the tiers given exist, and `defaultTier` must be one of them.
    */
   tiers?: Record<string, TierLimits>;
-  /** Tier of callers whose token names no tier, or an unknown one. Default `free`. */
+  /** Tier of callers whose token names no tier, or an unknown one; one of `tiers`. Default `free`. */
   defaultTier?: string;
   /** Limits for `@Public()` routes, per client IP. Default 60 per minute. */
   anonymous?: Pick<TierLimits, 'limit' | 'windowMs'>;

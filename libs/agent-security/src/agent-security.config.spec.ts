@@ -35,6 +35,8 @@ describe('resolveAgentSecurityConfig', () => {
     ['a token budget for anonymous callers', { anonymous: { limit: 5, windowMs: 1000, tokens: { limit: 10, windowMs: 1000 } } }, /"anonymous.tokens": is not applied/],
     ['a stream cap for anonymous callers', { anonymous: { limit: 5, windowMs: 1000, maxConcurrentStreams: 1 } }, /"anonymous.maxConcurrentStreams": is not applied/],
     ['an undefined default tier', { defaultTier: 'gold' }, /"defaultTier": names tier "gold"/],
+    ['no tier at all', { tiers: {} }, /"tiers": defines no tier/],
+    ['a default tier among the defaults but not the given tiers', { tiers: { gold: { limit: 1, windowMs: 1000 } }, defaultTier: 'pro' }, /"defaultTier": names tier "pro", which is not one of the tiers \(gold\)/],
     ['an unknown store-error policy', { throttling: { onStoreError: 'ignore' as never } }, /"throttling.onStoreError"/],
     ['a batchScriptCalls that is not a boolean', { throttling: { batchScriptCalls: 'no' as never } }, /"throttling.batchScriptCalls": must be true or false/],
     ['* with credentials', { cors: { origins: '*', credentials: true } }, /"cors.origins": "\*" cannot be combined with credentials/],
@@ -54,6 +56,11 @@ describe('resolveAgentSecurityConfig', () => {
     ['a path with a pino transport', { logging: { destination: '/tmp/x.log', pino: { transport: { target: 'pino/file' } } } }, /"logging.destination": a path or a file descriptor cannot be combined/],
   ])('refuses %s, naming the option', (_name, options, message) => {
     expect(configWith(options)).toThrow(message);
+  });
+
+  it('keeps only the given tiers', () => {
+    const config = resolveAgentSecurityConfig({ jwt: { secret: SECRET }, tiers: { free: { limit: 1, windowMs: 1000 }, pro: { limit: 2, windowMs: 1000 } } });
+    expect([...config.tiers.keys()]).toEqual(['free', 'pro']);
   });
 
   it.each<[string, unknown, RegExp]>([

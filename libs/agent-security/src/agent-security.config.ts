@@ -190,13 +190,23 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   const jwt = checkJwt(options);
 
   if (options.tiers !== undefined && (typeof options.tiers !== 'object' || options.tiers === null)) fail('tiers', 'expected an object of tier name to { limit, windowMs }');
+  // Given tiers are the app's whole list: merged into the defaults, a token claiming a tier the app never defined
+  // (`enterprise`) would get the default's limits instead of the default tier's.
+  const givenTiers = options.tiers ?? DEFAULT_TIERS;
   const tiers = new Map<string, TierLimits>();
-  for (const [name, tier] of Object.entries({ ...DEFAULT_TIERS, ...options.tiers })) {
+  for (const [name, tier] of Object.entries(givenTiers)) {
     if (name === ANONYMOUS_TIER) fail(`tiers.${name}`, `"${ANONYMOUS_TIER}" is reserved for @Public() routes; set it with the "anonymous" option`);
     tiers.set(name, checkTier(`tiers.${name}`, tier));
   }
+  if (tiers.size === 0) fail('tiers', 'defines no tier; leave it out for the defaults (free, pro, enterprise) or define at least one');
+  if (options.defaultTier !== undefined && (typeof options.defaultTier !== 'string' || options.defaultTier === '')) {
+    fail('defaultTier', `must be the name of a tier, got ${JSON.stringify(options.defaultTier)}`);
+  }
   const defaultTier = options.defaultTier ?? DEFAULT_TIER;
-  if (!tiers.has(defaultTier)) fail('defaultTier', `names tier "${defaultTier}", which is not defined (defined: ${[...tiers.keys()].join(', ')})`);
+  if (!tiers.has(defaultTier)) {
+    const named = options.defaultTier === undefined ? `is not set, so it is "${DEFAULT_TIER}", which` : `names tier "${defaultTier}", which`;
+    fail('defaultTier', `${named} is not one of the tiers (${[...tiers.keys()].join(', ')}); set it to the tier of tokens that name none or an unknown one`);
+  }
   const anonymous = checkTier('anonymous', options.anonymous ?? DEFAULT_ANONYMOUS_LIMITS);
   // Token budgets and stream slots are held per verified caller; @Public() routes have none to hold them.
   for (const name of ['tokens', 'maxConcurrentStreams'] as const) {
