@@ -113,7 +113,10 @@ export interface LoggingOptions {
    * batched the same way, unless `pino.transport` is set.
    */
   destination?: DestinationStream | string | number;
-  /** Any further pino options (serializers, formatters, mixin, transport, ...), merged over the module's own. */
+  /**
+   * Any further pino options (serializers, formatters, mixin, transport, ...), merged over the module's own. Its
+   * `redact` (a list or `{ paths, censor, remove }`) adds to the built-in paths: nothing here switches those off.
+   */
   pino?: PinoLoggerOptions;
 }
 
