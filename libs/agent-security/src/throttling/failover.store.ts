@@ -1,4 +1,5 @@
-import { type BeforeApplicationShutdown, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Logger } from '@nestjs/common';
+import { StoreUnavailableException } from '../errors/store-unavailable.exception.js';
 import type { StoreErrorPolicy } from '../agent-security-options.interface.js';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
@@ -102,7 +103,7 @@ export class FailoverStore implements SlidingWindowStore, BeforeApplicationShutd
       case 'allow':
         return Promise.resolve(unlimited(rules));
       case 'deny':
-        return Promise.reject(new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE));
+        return Promise.reject(new StoreUnavailableException(STORE_UNAVAILABLE_MESSAGE));
     }
   }
 }

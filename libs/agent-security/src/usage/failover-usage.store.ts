@@ -1,4 +1,4 @@
-import { ServiceUnavailableException } from '@nestjs/common';
+import { StoreUnavailableException } from '../errors/store-unavailable.exception.js';
 import type { StoreErrorPolicy } from '../agent-security-options.interface.js';
 import { STORE_UNAVAILABLE_MESSAGE } from '../throttling/failover.store.js';
 import type { TokenWindow, UsageStore } from './usage-store.interface.js';
@@ -40,6 +40,6 @@ export class FailoverUsageStore implements UsageStore {
   private degraded<T>(fallback: () => Promise<T>, allowed: T): Promise<T> {
     if (this.policy === 'fallback') return fallback();
     if (this.policy === 'allow') return Promise.resolve(allowed);
-    return Promise.reject(new ServiceUnavailableException(STORE_UNAVAILABLE_MESSAGE));
+    return Promise.reject(new StoreUnavailableException(STORE_UNAVAILABLE_MESSAGE));
   }
 }
