@@ -13,6 +13,7 @@ import {
   DEFAULT_TIERS,
 } from './agent-security.constants.js';
 import { unknownOptions } from './options/unknown-options.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS } from './throttling/redis-connection.js';
 
 /** Options after validation, with every default filled in. Built once at start-up. */
 export interface AgentSecurityConfig {
@@ -216,7 +217,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   const throttling = options.throttling ?? {};
   const onStoreError = throttling.onStoreError ?? 'fallback';
   if (!STORE_ERROR_POLICIES.has(onStoreError)) fail('throttling.onStoreError', `must be one of fallback, allow, deny; got ${JSON.stringify(onStoreError)}`);
-  const commandTimeoutMs = throttling.commandTimeoutMs ?? 50;
+  const commandTimeoutMs = throttling.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   if (!isNonNegativeInteger(commandTimeoutMs) || commandTimeoutMs === 0) fail('throttling.commandTimeoutMs', 'must be a whole number of milliseconds > 0');
   const batchScriptCalls = throttling.batchScriptCalls ?? true;
   if (typeof batchScriptCalls !== 'boolean') fail('throttling.batchScriptCalls', `must be true or false, got ${JSON.stringify(batchScriptCalls)}`);
