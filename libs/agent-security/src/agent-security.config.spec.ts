@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { resolveAgentSecurityConfig } from './agent-security.config';
 import type { AgentSecurityOptions } from './agent-security-options.interface';
 
@@ -40,6 +41,7 @@ describe('resolveAgentSecurityConfig', () => {
     ['an unknown store-error policy', { throttling: { onStoreError: 'ignore' as never } }, /"throttling.onStoreError"/],
     ['a batchScriptCalls that is not a boolean', { throttling: { batchScriptCalls: 'no' as never } }, /"throttling.batchScriptCalls": must be true or false/],
     ['* with credentials', { cors: { origins: '*', credentials: true } }, /"cors.origins": "\*" cannot be combined with credentials/],
+    ['"null" with credentials', { cors: { origins: ['https://app.example', 'null'], credentials: true } }, /"cors.origins": "null" cannot be combined with credentials: true: every sandboxed iframe/],
     ['cors: true', { cors: true as never }, /"cors": expected \{ origins, ... \} or false/],
     ["Nest's origin key for origins", { cors: { origin: 'https://app.example' } as never }, /"cors.origin": is not an option; did you mean "cors.origins"\?/],
     ['an empty origin list', { cors: { origins: [] } }, /"cors.origins": expected an origin/],
@@ -100,5 +102,35 @@ describe('resolveAgentSecurityConfig', () => {
     ['a stream', { write: () => true }],
   ])('accepts %s as logging.destination', (_name, destination) => {
     expect(configWith({ logging: { destination: destination as never } })).not.toThrow();
+  });
+
+  describe('an origin RegExp', () => {
+    let warn: jest.SpyInstance;
+    beforeEach(() => {
+      warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    });
+    afterEach(() => warn.mockRestore());
+    const warnings = () => warn.mock.calls.map(([message]) => String(message));
+
+    it.each<[string, RegExp]>([
+      ['without ^', /app\.example\.com$/],
+      ['without $', /^https:\/\/app\.example\.com/],
+      ['with an escaped $ only', /^https:\/\/app\.example\.com\$/],
+      ['with an alternative left open', /^https:\/\/a\.example$|b\.example$/],
+    ])('%s warns at start-up, naming it, with the evil.example example', (_name, pattern) => {
+      resolveAgentSecurityConfig({ jwt: { secret: SECRET }, cors: { origins: ['https://app.example', pattern] } });
+      expect(warnings()).toEqual([expect.stringContaining(`the pattern ${String(pattern)} is not anchored with ^ and $`)]);
+      expect(warnings()[0]).toContain('https://app.example.com.evil.example');
+    });
+
+    it.each<[string, RegExp]>([
+      ['anchored', /^https:\/\/app\.example\.com$/],
+      ['anchored around a group', /^https:\/\/(a|b)\.example$/],
+      ['anchored in each alternative', /^https:\/\/a\.example$|^https:\/\/b\.example$/],
+      ['with a | inside a class', /^https:\/\/[a|b]\.example$/i],
+    ])('%s does not warn', (_name, pattern) => {
+      resolveAgentSecurityConfig({ jwt: { secret: SECRET }, cors: { origins: pattern } });
+      expect(warnings()).toEqual([]);
+    });
   });
 });

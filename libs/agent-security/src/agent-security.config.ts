@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type {
   AgentSecurityOptions,
   CorsOptions,
@@ -140,6 +141,43 @@ function serializedOrigin(value: string): string | undefined {
   }
 }
 
+/** A pattern's top-level alternatives (`a|b`, outside groups and classes), as written. */
+function alternatives(source: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let inClass = false;
+  let start = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') {
+      inClass = true;
+    } else if (c === '(') {
+      depth++;
+    } else if (c === ')') {
+      depth--;
+    } else if (c === '|' && depth === 0) {
+      parts.push(source.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(source.slice(start));
+  return parts;
+}
+
+/** Each alternative starts with `^` and ends with a `$` that is not escaped. */
+function isAnchored(pattern: RegExp): boolean {
+  return alternatives(pattern.source).every((part) => {
+    if (!part.startsWith('^') || !part.endsWith('$')) return false;
+    let backslashes = 0;
+    for (let i = part.length - 2; i >= 0 && part[i] === '\\'; i--) backslashes++;
+    return backslashes % 2 === 0;
+  });
+}
+
 /** A CORS mistake would otherwise show only in a browser, as every origin refused. */
 function checkCors(cors: CorsOptions): void {
   if (typeof cors !== 'object' || cors === null) fail('cors', `expected { origins, ... } or false, got ${JSON.stringify(cors)}`);
@@ -160,6 +198,21 @@ function checkCors(cors: CorsOptions): void {
     }
     if (cors.credentials && list.includes('*')) {
       fail('cors.origins', '"*" cannot be combined with credentials: true (browsers reject that answer); list the allowed origins');
+    }
+    if (cors.credentials && list.includes('null')) {
+      fail(
+        'cors.origins',
+        '"null" cannot be combined with credentials: true: every sandboxed iframe, file: page and redirected request of any site sends ' +
+          '"Origin: null", and all of them would be let in with the user\'s cookies; list the allowed origins',
+      );
+    }
+    for (const origin of list) {
+      if (origin instanceof RegExp && !isAnchored(origin)) {
+        new Logger('AgentSecurity').warn(
+          `cors.origins: the pattern ${String(origin)} is not anchored with ^ and $: it also lets in origins that merely contain a match ` +
+            '(/app\\.example\\.com/ matches https://app.example.com.evil.example); write it as /^https:\\/\\/app\\.example\\.com$/',
+        );
+      }
     }
   }
   if (cors.credentials !== undefined && typeof cors.credentials !== 'boolean') fail('cors.credentials', 'must be true or false');
