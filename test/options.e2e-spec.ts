@@ -1,7 +1,7 @@
-import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
+import { Controller, Get, Logger, Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { AgentSecurityModule, type AgentSecurityOptions } from '@agent-security/core';
+import { AgentSecurityModule, AgentStream, TokenBudget, type AgentSecurityOptions } from '@agent-security/core';
 import { bearer, signToken, TEST_SECRET } from './support/demo-app';
 
 /** Compiles and initialises a real app; the error it fails with, or undefined when it starts. */
@@ -103,5 +103,55 @@ describe('Given tiers replace the defaults', () => {
       AgentSecurityModule.forRoot({ ...quiet, jwt: { secret: TEST_SECRET }, tiers: { basic: { limit: 1, windowMs: 1000 } }, defaultTier: 'enterprise' }),
     ]);
     expect(named?.message).toMatch(/"defaultTier": names tier "enterprise", which is not one of the tiers \(basic\)/);
+  });
+});
+
+@Controller('agent')
+class AgentController {
+  @TokenBudget()
+  @Get('chat')
+  chat() {
+    return { ok: true };
+  }
+
+  @AgentStream()
+  @Get('stream')
+  stream() {
+    return { ok: true };
+  }
+
+  @Get('plain')
+  plain() {
+    return { ok: true };
+  }
+}
+
+describe('A budget decorator on a route no tier can budget', () => {
+  async function warningsFor(tiers: AgentSecurityOptions['tiers']): Promise<string[]> {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      @Module({ imports: [AgentSecurityModule.forRoot({ ...quiet, jwt: { secret: TEST_SECRET }, tiers })], controllers: [AgentController] })
+      class AgentApp {}
+      const moduleRef = await Test.createTestingModule({ imports: [AgentApp] }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+      await request(app.getHttpServer()).get('/agent/chat').set(bearer(signToken({ sub: 'warn-1' })));
+      await app.close();
+      return warn.mock.calls.map(([message]) => String(message)).filter((message) => message.includes('AgentController'));
+    } finally {
+      warn.mockRestore();
+    }
+  }
+
+  it('warns once at start-up, naming each route, when no tier has a token budget', async () => {
+    const warnings = await warningsFor({ free: { limit: 10, windowMs: 60_000 } });
+    expect(warnings).toEqual([
+      expect.stringMatching(/^AgentController\.chat has @TokenBudget\(\) or @AgentStream\(\), but no tier has a token budget/),
+      expect.stringMatching(/^AgentController\.stream has/),
+    ]);
+  });
+
+  it('says nothing when a tier has one', async () => {
+    expect(await warningsFor({ free: { limit: 10, windowMs: 60_000, tokens: { limit: 1000, windowMs: 60_000 } } })).toEqual([]);
   });
 });

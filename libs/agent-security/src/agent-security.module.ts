@@ -1,4 +1,4 @@
-import { Global, Inject, type MiddlewareConsumer, Module, type NestModule, type OnModuleInit, RequestMethod } from '@nestjs/common';
+import { Global, Inject, Logger, type MiddlewareConsumer, Module, type NestModule, type OnModuleInit, RequestMethod } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { JwtService } from '@nestjs/jwt';
@@ -10,6 +10,7 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { CorsMiddleware } from './cors/cors.middleware.js';
 import { HttpExceptionFilter } from './errors/http-exception.filter.js';
+import { unbudgetedRoutes } from './options/unbudgeted-routes.js';
 import { createRootLogger, loggerParams, logDestination } from './logging/logger-options.js';
 import { AGENT_SECURITY_LOG_DESTINATION, AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
 import { RequestContextMiddleware } from './logging/request-context.middleware.js';
@@ -71,6 +72,7 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
     @Inject(ModulesContainer) private readonly modules: ModulesContainer,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
     @Inject(RequestContextMiddleware) private readonly requestContext: RequestContextMiddleware,
+    @Inject(AGENT_SECURITY_CONFIG) private readonly config: AgentSecurityConfig,
   ) {
     super();
     // The adapter is set before init() registers the body parser (at once with NestFactory.create, at
@@ -106,6 +108,10 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
         `AgentSecurityModule.forRoot() is imported ${imports} times; every request would pass its guards ${imports} times. ` +
           'Import it once, in the root module: its guards and services are global.',
       );
+    }
+    const logger = new Logger('AgentSecurity');
+    for (const route of unbudgetedRoutes(this.modules, this.config)) {
+      logger.warn(`${route} has @TokenBudget() or @AgentStream(), but no tier has a token budget (tiers.<name>.tokens): it checks and records nothing`);
     }
   }
 }
