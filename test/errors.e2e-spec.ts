@@ -180,3 +180,21 @@ describe('A store that cannot be reached, with onStoreError: deny', () => {
     }
   });
 });
+
+describe('errorFilter: false', () => {
+  it("leaves errors to the app's filters (here Nest's own): no requestId added, the exception's body as it is", async () => {
+    const app = await appWith({ errorFilter: false });
+    try {
+      const res = await request(app.getHttpServer()).get('/errors/forbidden').expect(403);
+      expect(res.body).toEqual({ statusCode: 403, message: 'Forbidden' });
+      const health = await request(app.getHttpServer()).get('/errors/health').expect(503);
+      expect(health.body).toEqual(TERMINUS_BODY);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('is refused when not a boolean', async () => {
+    await expect(appWith({ errorFilter: 'no' as never })).rejects.toThrow(/"errorFilter": must be true or false/);
+  });
+});

@@ -137,4 +137,9 @@ export interface AgentSecurityOptions {
   streams?: StreamOptions;
   logging?: LoggingOptions | false;
   cors?: CorsOptions | false;
+  /**
+   * The module's exception filter, which gives every error the body `{ statusCode, error, message, code, requestId }`.
+   * Default true; false leaves errors to the app's own filters (or Nest's), whose bodies then have no `requestId`.
+   */
+  errorFilter?: boolean;
 }

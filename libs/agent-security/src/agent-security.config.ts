@@ -43,6 +43,7 @@ export interface AgentSecurityConfig {
   readonly streams: { readonly leaseMs: number };
   readonly logging: LoggingOptions | false;
   readonly cors: CorsOptions | false;
+  readonly errorFilter: boolean;
 }
 
 const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
@@ -282,6 +283,8 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
 
   const cors = options.cors ?? false;
   if (cors !== false) checkCors(cors);
+  const errorFilter = options.errorFilter ?? true;
+  if (typeof errorFilter !== 'boolean') fail('errorFilter', `must be true or false, got ${JSON.stringify(errorFilter)}`);
 
   const destination = options.logging ? options.logging.destination : undefined;
   if (
@@ -306,5 +309,6 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
     streams: Object.freeze({ leaseMs }),
     logging: options.logging ?? {},
     cors,
+    errorFilter,
   });
 }

@@ -9,7 +9,7 @@ import type { AgentSecurityOptions } from './agent-security-options.interface.js
 import { AuthGuard } from './auth/auth.guard.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { CorsMiddleware } from './cors/cors.middleware.js';
-import { HttpExceptionFilter } from './errors/http-exception.filter.js';
+import { exceptionFilter } from './errors/http-exception.filter.js';
 import { unbudgetedRoutes } from './options/unbudgeted-routes.js';
 import { createRootLogger, loggerParams, logDestination } from './logging/logger-options.js';
 import { AGENT_SECURITY_LOG_DESTINATION, AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
@@ -61,7 +61,7 @@ import { UsageService } from './usage/usage.service.js';
     // Before the request throttle: a request refused for its token budget is not counted as a request.
     { provide: APP_GUARD, useClass: TokenBudgetGuard },
     { provide: APP_GUARD, useClass: TierThrottlerGuard },
-    { provide: APP_FILTER, useClass: HttpExceptionFilter },
+    { provide: APP_FILTER, inject: [AGENT_SECURITY_CONFIG], useFactory: exceptionFilter },
   ],
   exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOGGER, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection, RateLimitStoreHealthIndicator, UsageService, AGENT_SECURITY_USAGE_STORE],
 })

@@ -151,3 +151,19 @@ function bodyParserError(value: unknown): { type: string; status?: unknown } | u
   const type = (value as { type?: unknown }).type;
   return typeof type === 'string' && type in BODY_ERRORS ? (value as { type: string; status?: unknown }) : undefined;
 }
+
+/** Never thrown: a filter that catches only this one catches nothing, and leaves every error to the app's filters. */
+class NoError extends Error {}
+
+/** Stands in for HttpExceptionFilter with `errorFilter: false` (APP_FILTER must name some filter). */
+@Catch(NoError)
+export class NoExceptionFilter implements ExceptionFilter {
+  catch(exception: unknown): never {
+    throw exception;
+  }
+}
+
+/** The module's APP_FILTER: its own filter, unless `errorFilter: false`. */
+export function exceptionFilter(config: AgentSecurityConfig): ExceptionFilter {
+  return config.errorFilter ? new HttpExceptionFilter(config) : new NoExceptionFilter();
+}

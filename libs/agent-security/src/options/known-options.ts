@@ -75,4 +75,5 @@ export const AGENT_SECURITY_OPTION_KEYS: OptionTable = {
     exposedHeaders: VALUE,
     maxAge: VALUE,
   },
+  errorFilter: VALUE,
 };
