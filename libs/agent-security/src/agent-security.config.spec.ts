@@ -88,7 +88,7 @@ describe('resolveAgentSecurityConfig', () => {
   });
 
   it.each<[string, unknown]>([
-    ['a list of origins and patterns', ['https://app.example', /\.example\.org$/]],
+    ['a list of origins and patterns', ['https://app.example', /^https:\/\/[a-z]+\.example\.org$/]],
     ['a predicate', (origin: string) => origin.endsWith('.example')],
     ['"*"', '*'],
     ['"null" (sandboxed frames, file: pages) and a port', ['null', 'http://localhost:5173']],
