@@ -136,7 +136,7 @@ describe('Request ids, logs and the error shape (e2e)', () => {
       .send('{"message": "unterminated')
       .expect(400);
     expectId(malformed);
-    expect(malformed.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Malformed request body', requestId: malformed.headers['x-request-id'] });
+    expect(malformed.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Malformed request body', code: 'invalid_request_body', requestId: malformed.headers['x-request-id'] });
     expectId(await request(app.getHttpServer()).get('/test/boom').set(bearer(signToken())).expect(500));
     const preflight = await request(app.getHttpServer())
       .options('/test/log')
@@ -148,7 +148,7 @@ describe('Request ids, logs and the error shape (e2e)', () => {
 
   it('answers an unexpected error with a bare 500 and logs its stack once', async () => {
     const res = await request(app.getHttpServer()).get('/test/boom').set(bearer(signToken())).expect(500);
-    expect(res.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Internal server error', requestId: res.headers['x-request-id'] });
+    expect(res.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Internal server error', code: 'internal_error', requestId: res.headers['x-request-id'] });
     expect(res.text).not.toContain('hunter2');
     await waitForLogs();
     const lines = logs.lines.filter((line) => line.requestId === res.headers['x-request-id'] && line.level === 50);
@@ -159,12 +159,12 @@ describe('Request ids, logs and the error shape (e2e)', () => {
 
   it("answers an error carrying its own 4xx status with that status and its message, as Nest's own filter does", async () => {
     const res = await request(app.getHttpServer()).get('/test/not-here').set(bearer(signToken())).expect(404);
-    expect(res.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'No such agent run', requestId: res.headers['x-request-id'] });
+    expect(res.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'No such agent run', code: 'not_found', requestId: res.headers['x-request-id'] });
   });
 
   it('answers an HttpException without a payload with its own status, not a 500 from the filter', async () => {
     const res = await request(app.getHttpServer()).get('/test/empty-payload').set(bearer(signToken())).expect(400);
-    expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Bad Request', requestId: res.headers['x-request-id'] });
+    expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Bad Request', code: 'bad_request', requestId: res.headers['x-request-id'] });
   });
 
   it('cuts a response that fails after its headers went out, so the client cannot take it for a whole one', async () => {

@@ -182,7 +182,10 @@ export interface LoggingOptions {
    * batched the same way, unless `pino.transport` is set.
    */
   destination?: DestinationStream | string | number;
-  /** Any further pino options (serializers, formatters, mixin, transport, ...), merged over the module's own. */
+  /**
+   * Any further pino options (serializers, formatters, mixin, transport, ...), merged over the module's own. Its
+   * `redact` (a list or `{ paths, censor, remove }`) adds to the built-in paths: nothing here switches those off.
+   */
   pino?: PinoLoggerOptions;
 }
 
@@ -190,10 +193,10 @@ export interface AgentSecurityOptions {
   jwt: JwtOptions;
   /**
    * Limits per tier. Default: free 20/h, pro 200/h, enterprise 2000/h.
-   * Given tiers replace the defaults of the same name; others stay.
+   * Given tiers replace the defaults: only the tiers given exist, and `defaultTier` must be one of them.
    */
   tiers?: Record<string, TierLimits>;
-  /** Tier of callers whose token names no tier, or an unknown one. Default `free`. */
+  /** Tier of callers whose token names no tier, or an unknown one; one of `tiers`. Default `free`. */
   defaultTier?: string;
   /** Limits for `@Public()` routes, per client IP. Default 60 per minute. */
   anonymous?: Pick<TierLimits, 'limit' | 'windowMs'>;
@@ -203,4 +206,9 @@ export interface AgentSecurityOptions {
   streams?: StreamOptions;
   logging?: LoggingOptions | false;
   cors?: CorsOptions | false;
+  /**
+   * The module's exception filter, which gives every error the body `{ statusCode, error, message, code, requestId }`.
+   * Default true; false leaves errors to the app's own filters (or Nest's), whose bodies then have no `requestId`.
+   */
+  errorFilter?: boolean;
 }

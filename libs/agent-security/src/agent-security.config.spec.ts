@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { resolveAgentSecurityConfig } from './agent-security.config';
 import type { AgentSecurityOptions } from './agent-security-options.interface';
 
@@ -35,11 +36,14 @@ describe('resolveAgentSecurityConfig', () => {
     ['a token budget for anonymous callers', { anonymous: { limit: 5, windowMs: 1000, tokens: { limit: 10, windowMs: 1000 } } as AgentSecurityOptions['anonymous'] }, /"anonymous.tokens": is not applied/],
     ['a stream cap for anonymous callers', { anonymous: { limit: 5, windowMs: 1000, maxConcurrentStreams: 1 } as AgentSecurityOptions['anonymous'] }, /"anonymous.maxConcurrentStreams": is not applied/],
     ['an undefined default tier', { defaultTier: 'gold' }, /"defaultTier": names tier "gold"/],
+    ['no tier at all', { tiers: {} }, /"tiers": defines no tier/],
+    ['a default tier among the defaults but not the given tiers', { tiers: { gold: { limit: 1, windowMs: 1000 } }, defaultTier: 'pro' }, /"defaultTier": names tier "pro", which is not one of the tiers \(gold\)/],
     ['an unknown store-error policy', { throttling: { onStoreError: 'ignore' as never } }, /"throttling.onStoreError"/],
     ['a batchScriptCalls that is not a boolean', { throttling: { batchScriptCalls: 'no' as never } }, /"throttling.batchScriptCalls": must be true or false/],
     ['* with credentials', { cors: { origins: '*', credentials: true } }, /"cors.origins": "\*" cannot be combined with credentials/],
+    ['"null" with credentials', { cors: { origins: ['https://app.example', 'null'], credentials: true } }, /"cors.origins": "null" cannot be combined with credentials: true: every sandboxed iframe/],
     ['cors: true', { cors: true as never }, /"cors": expected \{ origins, ... \} or false/],
-    ["Nest's origin key for origins", { cors: { origin: 'https://app.example' } as never }, /"cors.origins": .*the option is "origins", not "origin"/],
+    ["Nest's origin key for origins", { cors: { origin: 'https://app.example' } as never }, /"cors.origin": is not an option; did you mean "cors.origins"\?/],
     ['an empty origin list', { cors: { origins: [] } }, /"cors.origins": expected an origin/],
     ['an origin that is a number', { cors: { origins: [42 as never] } }, /"cors.origins"/],
     ['an origin with a trailing slash', { cors: { origins: ['https://app.example/'] } }, /"cors.origins": "https:\/\/app.example\/" is not an origin as browsers send it; did you mean "https:\/\/app.example"\?/],
@@ -56,8 +60,35 @@ describe('resolveAgentSecurityConfig', () => {
     expect(configWith(options)).toThrow(message);
   });
 
+  it('keeps only the given tiers', () => {
+    const config = resolveAgentSecurityConfig({ jwt: { secret: SECRET }, tiers: { free: { limit: 1, windowMs: 1000 }, pro: { limit: 2, windowMs: 1000 } } });
+    expect([...config.tiers.keys()]).toEqual(['free', 'pro']);
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['jwt.audiance', { jwt: { secret: SECRET, audiance: 'api' } }, /invalid option "jwt.audiance": is not an option; did you mean "jwt.audience"\?/],
+    ['tirs', { tirs: { free: { limit: 1, windowMs: 1000 } } }, /"tirs": is not an option; did you mean "tiers"\?/],
+    ["a tier's token", { tiers: { free: { limit: 1, windowMs: 1000, token: { limit: 5, windowMs: 1000 } } } }, /"tiers.free.token": is not an option; did you mean "tiers.free.tokens"\?/],
+    ['a token budget key', { tiers: { free: { limit: 1, windowMs: 1000, tokens: { limit: 5, windowMS: 1000 } } } }, /"tiers.free.tokens.windowMS": is not an option; did you mean "tiers.free.tokens.windowMs"\?/],
+    ['a key like none', { throttling: { retries: 3 } }, /"throttling.retries": is not an option\)?$/],
+    ['two at once', { jwt: { secret: SECRET, isuer: 'x' }, logging: { levle: 'debug' } }, /"jwt.isuer".*did you mean "jwt.issuer"\?.*also: "logging.levle" is not an option; did you mean "logging.level"\?/],
+  ])('refuses the unknown key %s, with its path and a did-you-mean', (_name, options, message) => {
+    expect(() => resolveAgentSecurityConfig(options as AgentSecurityOptions)).toThrow(message);
+  });
+
+  it('does not look into values that belong to other libraries', () => {
+    expect(() =>
+      resolveAgentSecurityConfig({
+        jwt: { secret: SECRET },
+        redis: { host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null } as never,
+        logging: { pino: { redact: ['x'], base: { app: 1 } }, destination: { write: () => true } as never },
+        cors: { origins: [/^https:\/\/a\.example$/] },
+      }),
+    ).not.toThrow();
+  });
+
   it.each<[string, unknown]>([
-    ['a list of origins and patterns', ['https://app.example', /\.example\.org$/]],
+    ['a list of origins and patterns', ['https://app.example', /^https:\/\/[a-z]+\.example\.org$/]],
     ['a predicate', (origin: string) => origin.endsWith('.example')],
     ['"*"', '*'],
     ['"null" (sandboxed frames, file: pages) and a port', ['null', 'http://localhost:5173']],
@@ -71,6 +102,36 @@ describe('resolveAgentSecurityConfig', () => {
     ['a stream', { write: () => true }],
   ])('accepts %s as logging.destination', (_name, destination) => {
     expect(configWith({ logging: { destination: destination as never } })).not.toThrow();
+  });
+
+  describe('an origin RegExp', () => {
+    let warn: jest.SpyInstance;
+    beforeEach(() => {
+      warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    });
+    afterEach(() => warn.mockRestore());
+    const warnings = () => warn.mock.calls.map(([message]) => String(message));
+
+    it.each<[string, RegExp]>([
+      ['without ^', /app\.example\.com$/],
+      ['without $', /^https:\/\/app\.example\.com/],
+      ['with an escaped $ only', /^https:\/\/app\.example\.com\$/],
+      ['with an alternative left open', /^https:\/\/a\.example$|b\.example$/],
+    ])('%s warns at start-up, naming it, with the evil.example example', (_name, pattern) => {
+      resolveAgentSecurityConfig({ jwt: { secret: SECRET }, cors: { origins: ['https://app.example', pattern] } });
+      expect(warnings()).toEqual([expect.stringContaining(`the pattern ${String(pattern)} is not anchored with ^ and $`)]);
+      expect(warnings()[0]).toContain('https://app.example.com.evil.example');
+    });
+
+    it.each<[string, RegExp]>([
+      ['anchored', /^https:\/\/app\.example\.com$/],
+      ['anchored around a group', /^https:\/\/(a|b)\.example$/],
+      ['anchored in each alternative', /^https:\/\/a\.example$|^https:\/\/b\.example$/],
+      ['with a | inside a class', /^https:\/\/[a|b]\.example$/i],
+    ])('%s does not warn', (_name, pattern) => {
+      resolveAgentSecurityConfig({ jwt: { secret: SECRET }, cors: { origins: pattern } });
+      expect(warnings()).toEqual([]);
+    });
   });
 });
 

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type {
   AgentSecurityOptions,
   CorsOptions,
@@ -16,6 +17,8 @@ import {
 import type { AgentClaims } from './auth/agent-principal.interface.js';
 import { claimsMapping, type CallerClaims } from './auth/claims-mapping.js';
 import { absoluteHttpUrl, protectedResourceMetadataUrl } from './auth/protected-resource.js';
+import { unknownOptions } from './options/unknown-options.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS } from './throttling/redis-connection.js';
 
 /** Options after validation, with every default filled in. Built once at start-up. */
 /** Issuer mode's key source: where the JWKS is and how it is kept. */
@@ -63,6 +66,7 @@ export interface AgentSecurityConfig {
   readonly streams: { readonly leaseMs: number };
   readonly logging: LoggingOptions | false;
   readonly cors: CorsOptions | false;
+  readonly errorFilter: boolean;
 }
 
 const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
@@ -263,6 +267,43 @@ function serializedOrigin(value: string): string | undefined {
   }
 }
 
+/** A pattern's top-level alternatives (`a|b`, outside groups and classes), as written. */
+function alternatives(source: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let inClass = false;
+  let start = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') {
+      inClass = true;
+    } else if (c === '(') {
+      depth++;
+    } else if (c === ')') {
+      depth--;
+    } else if (c === '|' && depth === 0) {
+      parts.push(source.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(source.slice(start));
+  return parts;
+}
+
+/** Each alternative starts with `^` and ends with a `$` that is not escaped. */
+function isAnchored(pattern: RegExp): boolean {
+  return alternatives(pattern.source).every((part) => {
+    if (!part.startsWith('^') || !part.endsWith('$')) return false;
+    let backslashes = 0;
+    for (let i = part.length - 2; i >= 0 && part[i] === '\\'; i--) backslashes++;
+    return backslashes % 2 === 0;
+  });
+}
+
 /** A CORS mistake would otherwise show only in a browser, as every origin refused. */
 function checkCors(cors: CorsOptions): void {
   if (typeof cors !== 'object' || cors === null) fail('cors', `expected { origins, ... } or false, got ${JSON.stringify(cors)}`);
@@ -284,6 +325,21 @@ function checkCors(cors: CorsOptions): void {
     if (cors.credentials && list.includes('*')) {
       fail('cors.origins', '"*" cannot be combined with credentials: true (browsers reject that answer); list the allowed origins');
     }
+    if (cors.credentials && list.includes('null')) {
+      fail(
+        'cors.origins',
+        '"null" cannot be combined with credentials: true: every sandboxed iframe, file: page and redirected request of any site sends ' +
+          '"Origin: null", and all of them would be let in with the user\'s cookies; list the allowed origins',
+      );
+    }
+    for (const origin of list) {
+      if (origin instanceof RegExp && !isAnchored(origin)) {
+        new Logger('AgentSecurity').warn(
+          `cors.origins: the pattern ${String(origin)} is not anchored with ^ and $: it also lets in origins that merely contain a match ` +
+            '(/app\\.example\\.com/ matches https://app.example.com.evil.example); write it as /^https:\\/\\/app\\.example\\.com$/',
+        );
+      }
+    }
   }
   if (cors.credentials !== undefined && typeof cors.credentials !== 'boolean') fail('cors.credentials', 'must be true or false');
   for (const name of ['methods', 'allowedHeaders', 'exposedHeaders'] as const) {
@@ -292,19 +348,45 @@ function checkCors(cors: CorsOptions): void {
   if (cors.maxAge !== undefined && !isNonNegativeInteger(cors.maxAge)) fail('cors.maxAge', 'must be a whole number of seconds >= 0');
 }
 
+/**
+ * A misspelt key would otherwise be dropped in silence, and with it what it meant to turn on (an audience check, a
+ * tier, a budget); the compiler does not catch it in a `forRootAsync` factory or in options typed loosely.
+ */
+function checkKnownKeys(options: unknown): void {
+  const unknown = unknownOptions(options);
+  if (unknown.length === 0) return;
+  const [first, ...others] = unknown.map(({ path, suggestion }) => ({
+    path,
+    problem: `is not an option${suggestion === undefined ? '' : `; did you mean "${suggestion}"?`}`,
+  }));
+  const more = others.length === 0 ? '' : ` (also: ${others.map(({ path, problem }) => `"${path}" ${problem}`).join('; ')})`;
+  fail(first.path, first.problem + more);
+}
+
 /** Validates the options once, at start-up, so a mistake never surfaces as a 500 on the first request. */
 export function resolveAgentSecurityConfig(options: AgentSecurityOptions): AgentSecurityConfig {
   if (typeof options !== 'object' || options === null) fail('options', 'AgentSecurityModule.forRoot() needs an options object');
+  checkKnownKeys(options);
   const jwt = checkJwt(options);
 
   if (options.tiers !== undefined && (typeof options.tiers !== 'object' || options.tiers === null)) fail('tiers', 'expected an object of tier name to { limit, windowMs }');
+  // Given tiers are the app's whole list: merged into the defaults, a token claiming a tier the app never defined
+  // (`enterprise`) would get the default's limits instead of the default tier's.
+  const givenTiers = options.tiers ?? DEFAULT_TIERS;
   const tiers = new Map<string, TierLimits>();
-  for (const [name, tier] of Object.entries({ ...DEFAULT_TIERS, ...options.tiers })) {
+  for (const [name, tier] of Object.entries(givenTiers)) {
     if (name === ANONYMOUS_TIER) fail(`tiers.${name}`, `"${ANONYMOUS_TIER}" is reserved for @Public() routes; set it with the "anonymous" option`);
     tiers.set(name, checkTier(`tiers.${name}`, tier));
   }
+  if (tiers.size === 0) fail('tiers', 'defines no tier; leave it out for the defaults (free, pro, enterprise) or define at least one');
+  if (options.defaultTier !== undefined && (typeof options.defaultTier !== 'string' || options.defaultTier === '')) {
+    fail('defaultTier', `must be the name of a tier, got ${JSON.stringify(options.defaultTier)}`);
+  }
   const defaultTier = options.defaultTier ?? DEFAULT_TIER;
-  if (!tiers.has(defaultTier)) fail('defaultTier', `names tier "${defaultTier}", which is not defined (defined: ${[...tiers.keys()].join(', ')})`);
+  if (!tiers.has(defaultTier)) {
+    const named = options.defaultTier === undefined ? `is not set, so it is "${DEFAULT_TIER}", which` : `names tier "${defaultTier}", which`;
+    fail('defaultTier', `${named} is not one of the tiers (${[...tiers.keys()].join(', ')}); set it to the tier of tokens that name none or an unknown one`);
+  }
   const anonymous = checkTier('anonymous', options.anonymous ?? DEFAULT_ANONYMOUS_LIMITS);
   // Token budgets and stream slots are held per verified caller; @Public() routes have none to hold them.
   for (const name of ['tokens', 'maxConcurrentStreams'] as const) {
@@ -314,7 +396,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   const throttling = options.throttling ?? {};
   const onStoreError = throttling.onStoreError ?? 'fallback';
   if (!STORE_ERROR_POLICIES.has(onStoreError)) fail('throttling.onStoreError', `must be one of fallback, allow, deny; got ${JSON.stringify(onStoreError)}`);
-  const commandTimeoutMs = throttling.commandTimeoutMs ?? 50;
+  const commandTimeoutMs = throttling.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   if (!isNonNegativeInteger(commandTimeoutMs) || commandTimeoutMs === 0) fail('throttling.commandTimeoutMs', 'must be a whole number of milliseconds > 0');
   const batchScriptCalls = throttling.batchScriptCalls ?? true;
   if (typeof batchScriptCalls !== 'boolean') fail('throttling.batchScriptCalls', `must be true or false, got ${JSON.stringify(batchScriptCalls)}`);
@@ -326,6 +408,8 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
 
   const cors = options.cors ?? false;
   if (cors !== false) checkCors(cors);
+  const errorFilter = options.errorFilter ?? true;
+  if (typeof errorFilter !== 'boolean') fail('errorFilter', `must be true or false, got ${JSON.stringify(errorFilter)}`);
 
   const destination = options.logging ? options.logging.destination : undefined;
   if (
@@ -350,5 +434,6 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
     streams: Object.freeze({ leaseMs }),
     logging: options.logging ?? {},
     cors,
+    errorFilter,
   });
 }

@@ -1,4 +1,4 @@
-import { Global, Inject, type MiddlewareConsumer, Module, type NestModule, type OnModuleInit, RequestMethod } from '@nestjs/common';
+import { Global, Inject, Logger, type MiddlewareConsumer, Module, type NestModule, type OnModuleInit, RequestMethod } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { JwtService } from '@nestjs/jwt';
@@ -10,9 +10,10 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { ProtectedResourceController } from './auth/protected-resource.controller.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { CorsMiddleware } from './cors/cors.middleware.js';
-import { HttpExceptionFilter } from './errors/http-exception.filter.js';
 import { HttpServerHooks } from './http/http-server.hooks.js';
 import { withSecurityHook } from './http/security-hook.js';
+import { exceptionFilter } from './errors/http-exception.filter.js';
+import { unbudgetedRoutes } from './options/unbudgeted-routes.js';
 import { createRootLogger, loggerParams, logDestination } from './logging/logger-options.js';
 import { AGENT_SECURITY_LOG_DESTINATION, AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
 import { RequestContextMiddleware } from './logging/request-context.middleware.js';
@@ -67,7 +68,7 @@ import { UsageService } from './usage/usage.service.js';
     // Before the request throttle: a request refused for its token budget is not counted as a request.
     { provide: APP_GUARD, useClass: TokenBudgetGuard },
     { provide: APP_GUARD, useClass: TierThrottlerGuard },
-    { provide: APP_FILTER, useClass: HttpExceptionFilter },
+    { provide: APP_FILTER, inject: [AGENT_SECURITY_CONFIG], useFactory: exceptionFilter },
   ],
   exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOGGER, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection, RateLimitStoreHealthIndicator, UsageService, AGENT_SECURITY_USAGE_STORE],
 })
@@ -78,6 +79,7 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
     @Inject(ModulesContainer) private readonly modules: ModulesContainer,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
     @Inject(RequestContextMiddleware) private readonly requestContext: RequestContextMiddleware,
+    @Inject(AGENT_SECURITY_CONFIG) private readonly config: AgentSecurityConfig,
   ) {
     super();
     // The adapter is set before init() registers the body parser (at once with NestFactory.create, at
@@ -113,6 +115,10 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
         `AgentSecurityModule.forRoot() is imported ${imports} times; every request would pass its guards ${imports} times. ` +
           'Import it once, in the root module: its guards and services are global.',
       );
+    }
+    const logger = new Logger('AgentSecurity');
+    for (const route of unbudgetedRoutes(this.modules, this.config)) {
+      logger.warn(`${route} has @TokenBudget() or @AgentStream(), but no tier has a token budget (tiers.<name>.tokens): it checks and records nothing`);
     }
   }
 }

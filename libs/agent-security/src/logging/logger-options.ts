@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'http';
 import { LoggerModule, type Params } from 'nestjs-pino';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
+import type { LoggingOptions } from '../agent-security-options.interface.js';
 import { BatchedDestination } from './batched.destination.js';
 import { CompletionLog } from './completion-line.js';
 import { mergeRequestContext, NO_CONTEXT, requestContextMixin } from './request-logger.js';
@@ -51,8 +52,9 @@ export function createRootLogger(config: AgentSecurityConfig, destination = logD
   const userMerge = logging.pino?.mixinMergeStrategy;
   const options: LoggerOptions = {
     level: logging.level ?? 'info',
-    redact: { paths: [...DEFAULT_REDACT_PATHS, ...(logging.redact ?? [])], censor: REDACTED },
     ...logging.pino,
+    // After the user's pino options: their redact paths add to the built-in ones, never replace them.
+    redact: redactOptions(logging),
     mixin: userMixin
       ? (object, level, logger) => ({ ...requestContextMixin(object, level, logger), ...userMixin(object, level, logger) })
       : requestContextMixin,
@@ -62,9 +64,37 @@ export function createRootLogger(config: AgentSecurityConfig, destination = logD
   return destination === undefined ? pino(options) : pino(options, destination);
 }
 
+/** The paths the user asked to redact, in `logging.redact` and in `logging.pino.redact` (a list or `{ paths }`). */
+export function userRedactPaths(logging: LoggingOptions): string[] {
+  const pinoRedact = logging.pino?.redact;
+  const pinoPaths = Array.isArray(pinoRedact) ? pinoRedact : (pinoRedact?.paths ?? []);
+  return [...(logging.redact ?? []), ...pinoPaths];
+}
+
+/**
+ * The built-in paths and the user's, with the user's censor (or `remove`) where given. A censor function that
+ * hands a value back unchanged would switch redaction off: such a value is censored anyway.
+ */
+function redactOptions(logging: LoggingOptions): { paths: string[]; censor: string | ((value: unknown, path: string[]) => unknown); remove?: boolean } {
+  const pinoRedact = logging.pino?.redact;
+  const given = Array.isArray(pinoRedact) ? undefined : pinoRedact;
+  const paths = [...DEFAULT_REDACT_PATHS, ...userRedactPaths(logging)];
+  const userCensor = given?.censor;
+  const censor =
+    typeof userCensor === 'function'
+      ? (value: unknown, path: string[]) => {
+          const censored = (userCensor as (value: unknown, path: string[]) => unknown)(value, path);
+          return censored === value && value !== undefined ? REDACTED : censored;
+        }
+      : typeof userCensor === 'string'
+        ? userCensor
+        : REDACTED;
+  return given?.remove === true ? { paths, censor, remove: true } : { paths, censor };
+}
+
 /** The completion lines' writer: only the user's own redact paths (say `ip`) apply, not the header/token ones. */
 export function completionLog(config: AgentSecurityConfig, root: Logger): CompletionLog {
-  const paths = config.logging === false ? [] : (config.logging.redact ?? []);
+  const paths = config.logging === false ? [] : userRedactPaths(config.logging);
   return new CompletionLog(root.child({}, { redact: { paths, censor: REDACTED } }), config);
 }
 

@@ -1,8 +1,8 @@
 import { type BeforeApplicationShutdown, Logger } from '@nestjs/common';
+import { StoreUnavailableException } from '../errors/store-unavailable.exception.js';
 import type { StoreErrorPolicy } from '../agent-security-options.interface.js';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
-import { StoreUnavailableException } from './store-unavailable.exception.js';
 
 export type StoreState = 'up' | 'down';
 
@@ -13,7 +13,7 @@ export interface RedisDownState {
   markDown(reason: string): void;
 }
 
-export { STORE_UNAVAILABLE_MESSAGE } from './store-unavailable.exception.js';
+export { STORE_UNAVAILABLE_MESSAGE } from '../errors/store-unavailable.exception.js';
 
 /**
  * Puts a policy in front of the Redis store for when Redis cannot answer in time.

@@ -5,6 +5,7 @@ export interface RateLimitExceededBody {
   statusCode: 429;
   error: 'Too Many Requests';
   message: string;
+  code: 'rate_limited';
   /** Requests allowed in the window that refused. */
   limit: number;
   /** That window's length, e.g. "3600s". */
@@ -21,6 +22,7 @@ export class RateLimitExceededException extends HttpException {
       statusCode: HttpStatus.TOO_MANY_REQUESTS,
       error: 'Too Many Requests',
       message,
+      code: 'rate_limited',
       limit,
       window: `${windowMs / 1000}s`,
       retryAfter,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import { isRedisClient } from './redis-client.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
@@ -12,7 +12,51 @@ import type { AgentSecurityConfig } from '../agent-security.config.js';
 const PIPELINED_CONNECTION = { enableAutoPipelining: true } as const;
 
 /** How long start-up waits for Redis before it goes on (with the store-error policy in force). */
-const CONNECT_WAIT_MS = 2000;
+export const CONNECT_WAIT_MS = 2000;
+
+/** `throttling.commandTimeoutMs`'s default, and a storage's that opens its own connection. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 50;
+
+/** Resolves when `client` is ready, or after `ms` (whichever is first); true when it is ready. */
+export function whenReady(client: Redis | Cluster, ms: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => done(false), ms);
+    timer.unref();
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    client.on('ready', onReady);
+  });
+}
+
+/**
+ * A connection the library opens itself, from a URL or ioredis options: it fails fast instead of queueing (a
+ * per-command timeout, no offline queue, no retries of a command), so a Redis that hangs or is gone never holds a
+ * request for longer than `commandTimeoutMs`. Options the user gives override these defaults: they chose them for
+ * this connection. A key present but undefined (an unset environment variable) keeps the default, not ioredis's own.
+ */
+export function openRedisConnection(redis: string | RedisOptions, commandTimeoutMs: number): Redis {
+  // The library's own connections, the module's and a storage's, are made here only: one set of defaults.
+  const failFast: RedisOptions = {
+    ...PIPELINED_CONNECTION,
+    commandTimeout: commandTimeoutMs,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    // Reconnect quickly but not in a tight loop while Redis is away.
+    retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
+  };
+  const client =
+    typeof redis === 'string'
+      ? new Redis(redis, failFast)
+      : new Redis({ ...failFast, ...Object.fromEntries(Object.entries(redis).filter(([, value]) => value !== undefined)) });
+  // Without a listener ioredis reports every failed reconnect as an unhandled 'error' event.
+  client.on('error', () => undefined);
+  return client;
+}
 
 /**
  * The module's Redis connection: the user's client as given, or one it opens from a URL or options.
@@ -29,13 +73,6 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
 
   constructor(@Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig) {
     const { redis } = config;
-    const failFast = {
-      commandTimeout: config.throttling.commandTimeoutMs,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      // Reconnect quickly but not in a tight loop while Redis is away.
-      retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
-    };
     if (redis === undefined) {
       this.client = undefined;
       this.owned = false;
@@ -56,18 +93,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
             'wholly down will hang requests. Create it with { enableOfflineQueue: false } (and redisOptions.commandTimeout).',
         );
       }
-    } else if (typeof redis === 'string') {
-      this.client = new Redis(redis, { ...PIPELINED_CONNECTION, ...failFast });
-      this.owned = true;
     } else {
-      // What the user set on the options wins: they chose it for this connection, the fail-fast values are defaults.
-      // A key present but undefined (an unset environment variable) keeps the default, not ioredis's own.
-      const given = Object.fromEntries(Object.entries(redis).filter(([, value]) => value !== undefined));
-      this.client = new Redis({ ...PIPELINED_CONNECTION, ...failFast, ...given });
+      this.client = openRedisConnection(redis, config.throttling.commandTimeoutMs);
       this.owned = true;
     }
-    // Without a listener ioredis reports every failed reconnect as an unhandled 'error' event.
-    if (this.owned) this.client!.on('error', () => undefined);
   }
 
   /** Called when Redis is not ready at start-up: the rate-limit store starts in its down state (and says so). */
@@ -76,16 +105,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     const client = this.client;
     if (client === undefined || client.status === 'ready') return;
-    const ready = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => done(false), CONNECT_WAIT_MS);
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        client.off('ready', onReady);
-        resolve(ok);
-      };
-      const onReady = () => done(true);
-      client.on('ready', onReady);
-    });
+    const ready = await whenReady(client, CONNECT_WAIT_MS);
     if (ready) return;
     this.logger.warn(`Redis not ready after ${CONNECT_WAIT_MS} ms; starting with the store-error policy in force`);
     this.onStartedWithout?.(`not connected at start-up (${client.status})`);

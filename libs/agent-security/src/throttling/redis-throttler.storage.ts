@@ -1,9 +1,10 @@
-import type { BeforeApplicationShutdown, OnApplicationShutdown } from '@nestjs/common';
+import type { BeforeApplicationShutdown, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { createHash, randomBytes } from 'crypto';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
 import { isRedisClient } from './redis-client.js';
+import { CONNECT_WAIT_MS, DEFAULT_COMMAND_TIMEOUT_MS, openRedisConnection, whenReady } from './redis-connection.js';
 import { bulkAscii, bulkString, ScriptCall, ScriptCallDeadlines } from './script-call.js';
 import { toThrottlerRecord, type ThrottlerStorageRecord } from './throttler-record.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule, WindowState } from './sliding-window.interface.js';
@@ -64,6 +65,12 @@ export interface RedisThrottlerStorageOptions {
    * own. An ioredis `Cluster` client never batches: ioredis routes each request to its slot's node.
    */
   batch?: boolean;
+  /**
+   * Per-command timeout, in ms, of a connection the storage opens itself (from a URL or options); default 50, as the
+   * module's. It opens that connection with the module's fail-fast defaults (no offline queue, no retries of a
+   * command); ioredis options given override them. A client passed in is used as it is.
+   */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -71,9 +78,14 @@ export interface RedisThrottlerStorageOptions {
  * most one per request). Usable on its own in a plain `ThrottlerModule` (`storage: new RedisThrottlerStorage(redis)`).
  * Every key of one `consume` must be in one hash slot when the client is a Cluster.
  */
-export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowStore, BeforeApplicationShutdown, OnApplicationShutdown {
+export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowStore, OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   readonly client: Redis | Cluster;
   private readonly owned: boolean;
+  /**
+   * A connection it opened that is not ready yet: without an offline queue a call made now would fail at once, so
+   * calls wait for it, one command timeout at most from when it was opened.
+   */
+  private connecting: Promise<unknown> | undefined;
   // Unique per process and per request: members never collide, even for the same microsecond on two instances.
   private readonly instanceId = randomBytes(6).toString('base64url');
   private sequence = 0;
@@ -104,8 +116,14 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
       this.client = redis;
       this.owned = false;
     } else {
-      this.client = typeof redis === 'string' ? new Redis(redis) : new Redis(redis);
+      // The module's own fail-fast defaults: with ioredis's (no command timeout, an offline queue), a hung Redis would
+      // hold every throttled request for ever.
+      const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+      this.client = openRedisConnection(redis, commandTimeoutMs);
       this.owned = true;
+      this.connecting = whenReady(this.client, commandTimeoutMs).then(() => {
+        this.connecting = undefined;
+      });
     }
     const client = this.client;
     if (!client.isCluster) {
@@ -119,7 +137,13 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
     }
   }
 
+  /** In a Nest app (a plain ThrottlerModule's `storage`), start-up waits for a connection it opened, as the module's does. */
+  async onModuleInit(): Promise<void> {
+    if (this.owned) await whenReady(this.client, CONNECT_WAIT_MS);
+  }
+
   async consume(rules: readonly WindowRule[]): Promise<ConsumeResult> {
+    if (this.connecting !== undefined) await this.connecting;
     const n = rules.length;
     // Checked before anything joins a batch: a value the script cannot count would fail every request in its call.
     for (let i = 0; i < n; i++) {
@@ -207,11 +231,18 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
   }
 
   /**
-   * `@nestjs/throttler`'s storage call. In a sliding window a caller is blocked exactly until a slot
-   * frees, so `blockDuration` is not used: refused requests are not counted and block nothing further.
+   * `@nestjs/throttler`'s storage call. The window is keyed by the key and the throttler's name: a `generateKey`
+   * that leaves the name out (one budget per user) must not give two throttlers (`short`, `long`) one sorted set,
+   * pruned with each other's ttl. In a sliding window a caller is blocked exactly until a slot frees, so
+   * `blockDuration` is not used: refused requests are not counted and block nothing further. A closed route
+   * (`limit: 0`) has no slot to free: it is blocked for a whole window, as the module's own guard answers it.
    */
-  async increment(key: string, ttl: number, limit: number, _blockDuration: number, _throttlerName: string): Promise<ThrottlerStorageRecord> {
-    return toThrottlerRecord(await this.consume([{ key, limit, windowMs: ttl }]));
+  async increment(key: string, ttl: number, limit: number, _blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+    if (limit === 0 && ttl >= 1 && ttl < Infinity) {
+      const seconds = Math.ceil(ttl / 1000);
+      return { totalHits: 0, timeToExpire: seconds, isBlocked: true, timeToBlockExpire: seconds };
+    }
+    return toThrottlerRecord(await this.consume([{ key: `${key}:${throttlerName}`, limit, windowMs: ttl }]));
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { StoreErrorPolicy } from '../agent-security-options.interface.js';
 import type { RedisDownState } from '../throttling/failover.store.js';
-import { StoreUnavailableException } from '../throttling/store-unavailable.exception.js';
+import { StoreUnavailableException } from '../errors/store-unavailable.exception.js';
 import type { TokenWindow, UsageStore } from './usage-store.interface.js';
 
 /**

@@ -8,6 +8,7 @@ export class TokenBudgetExceededException extends HttpException {
         statusCode: HttpStatus.TOO_MANY_REQUESTS,
         error: 'Too Many Requests',
         message: TOKEN_BUDGET_EXCEEDED_MESSAGE,
+        code: 'token_budget_exceeded',
         tokenLimit,
         tokensUsed,
         window: `${windowMs / 1000}s`,
@@ -26,6 +27,7 @@ export class TooManyStreamsException extends HttpException {
         statusCode: HttpStatus.TOO_MANY_REQUESTS,
         error: 'Too Many Requests',
         message: TOO_MANY_STREAMS_MESSAGE,
+        code: 'too_many_streams',
         maxConcurrentStreams,
         tier,
       },
@@ -40,6 +42,6 @@ export class TooManyStreamsException extends HttpException {
  */
 export class ClientClosedRequestException extends HttpException {
   constructor() {
-    super({ statusCode: 499, error: 'Client Closed Request', message: 'The client closed the request before it was handled' }, 499);
+    super({ statusCode: 499, error: 'Client Closed Request', message: 'The client closed the request before it was handled', code: 'client_closed_request' }, 499);
   }
 }
