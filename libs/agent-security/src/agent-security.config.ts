@@ -304,9 +304,19 @@ function isAnchored(pattern: RegExp): boolean {
   });
 }
 
+/** Origins no allow-list means to name: a pattern that matches one of them lets in any site, "*" in disguise. */
+const PROBE_ORIGINS = ['https://agent-security-probe.invalid', 'http://agent-security-probe.invalid'];
+
+/** Whether a credentials pattern lets in "null" or an origin nobody listed; without g/y, whose lastIndex would skew test(). */
+function overBroadMatch(pattern: RegExp): string | undefined {
+  const probe = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
+  return ['null', ...PROBE_ORIGINS].find((origin) => probe.test(origin));
+}
+
 /** A CORS mistake would otherwise show only in a browser, as every origin refused. */
 function checkCors(cors: CorsOptions): void {
   if (typeof cors !== 'object' || cors === null) fail('cors', `expected { origins, ... } or false, got ${JSON.stringify(cors)}`);
+  if (cors.credentials !== undefined && typeof cors.credentials !== 'boolean') fail('cors.credentials', `must be true or false, got ${JSON.stringify(cors.credentials)}`);
   const { origins } = cors;
   if (typeof origins !== 'function') {
     const list: unknown[] = Array.isArray(origins) ? origins : [origins];
@@ -333,6 +343,24 @@ function checkCors(cors: CorsOptions): void {
       );
     }
     for (const origin of list) {
+      if (!cors.credentials || !(origin instanceof RegExp)) continue;
+      const matched = overBroadMatch(origin);
+      if (matched === 'null') {
+        fail(
+          'cors.origins',
+          `the pattern ${String(origin)} matches "null", which cannot be combined with credentials: true: every sandboxed iframe, ` +
+            'file: page and redirected request of any site sends "Origin: null"; take it out of the pattern',
+        );
+      }
+      if (matched !== undefined) {
+        fail(
+          'cors.origins',
+          `the pattern ${String(origin)} matches ${JSON.stringify(matched)}, so it lets in any site: that is "*", which cannot be ` +
+            'combined with credentials: true; match the allowed origins only',
+        );
+      }
+    }
+    for (const origin of list) {
       if (origin instanceof RegExp && !isAnchored(origin)) {
         new Logger('AgentSecurity').warn(
           `cors.origins: the pattern ${String(origin)} is not anchored with ^ and $: it also lets in origins that merely contain a match ` +
@@ -341,7 +369,6 @@ function checkCors(cors: CorsOptions): void {
       }
     }
   }
-  if (cors.credentials !== undefined && typeof cors.credentials !== 'boolean') fail('cors.credentials', 'must be true or false');
   for (const name of ['methods', 'allowedHeaders', 'exposedHeaders'] as const) {
     if (cors[name] !== undefined && !isStringList(cors[name])) fail(`cors.${name}`, `expected a list of strings, got ${JSON.stringify(cors[name])}`);
   }
