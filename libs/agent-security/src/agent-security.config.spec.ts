@@ -63,6 +63,38 @@ describe('resolveAgentSecurityConfig', () => {
     expect(configWith(options)).toThrow(message);
   });
 
+  it.each<[string, Partial<AgentSecurityOptions>]>([
+    ['jwt.allowQueryToken', { jwt: { secret: SECRET, allowQueryToken: 'false' as never } }],
+    ['jwt.requireExp', { jwt: { secret: SECRET, requireExp: 0 as never } }],
+    ['cors.credentials', { cors: { origins: 'https://app.example', credentials: 1 as never } }],
+    ['logging.trustIncomingRequestId', { logging: { trustIncomingRequestId: 'false' as never } }],
+    ['throttling.batchScriptCalls', { throttling: { batchScriptCalls: 'true' as never } }],
+    ['errorFilter', { errorFilter: 0 as never }],
+  ])('refuses %s unless it is true or false (a string "false" is truthy, 0 falsy)', (option, options) => {
+    expect(configWith(options)).toThrow(new RegExp(`invalid option "${option.replace('.', '\\.')}": must be true or false, got `));
+  });
+
+  it('takes true and false for every switch', () => {
+    for (const value of [true, false]) {
+      const config = resolveAgentSecurityConfig({
+        jwt: { secret: SECRET, allowQueryToken: value, requireExp: value },
+        cors: { origins: 'https://app.example', credentials: value },
+        logging: { trustIncomingRequestId: value },
+        throttling: { batchScriptCalls: value },
+        errorFilter: value,
+      });
+      expect([config.jwt.allowQueryToken, config.jwt.requireExp, config.throttling.batchScriptCalls, config.errorFilter]).toEqual([value, value, value, value]);
+    }
+  });
+
+  it.each<[string, unknown]>([
+    ['true', true],
+    ['null', null],
+    ['a string', 'off'],
+  ])('refuses logging: %s, naming the option', (_name, logging) => {
+    expect(configWith({ logging: logging as never })).toThrow(/invalid option "logging": expected \{ level, redact, \.\.\. \} or false/);
+  });
+
   it('keeps only the given tiers', () => {
     const config = resolveAgentSecurityConfig({ jwt: { secret: SECRET }, tiers: { free: { limit: 1, windowMs: 1000 }, pro: { limit: 2, windowMs: 1000 } } });
     expect([...config.tiers.keys()]).toEqual(['free', 'pro']);

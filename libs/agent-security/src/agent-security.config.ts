@@ -142,6 +142,16 @@ function fail(option: string, problem: string): never {
   throw new AgentSecurityConfigError(option, problem);
 }
 
+/**
+ * A switch given as anything but true or false is refused: `'false'` from an environment variable is truthy, and
+ * `0` or `''` falsy, so either would silently mean the opposite of what was written for some of them.
+ */
+function checkBoolean(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(option, `must be true or false, got ${JSON.stringify(value)}${typeof value === 'string' ? ' (a string)' : ''}`);
+  return value;
+}
+
 function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
 }
@@ -204,6 +214,8 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   if (!isNonNegativeInteger(maxTokenLength) || maxTokenLength < 64) fail('jwt.maxTokenLength', 'must be a whole number >= 64');
   const cacheSize = jwt.cacheSize ?? 10_000;
   if (!isNonNegativeInteger(cacheSize)) fail('jwt.cacheSize', 'must be a whole number >= 0');
+  const requireExp = checkBoolean('jwt.requireExp', jwt.requireExp, true);
+  const allowQueryToken = checkBoolean('jwt.allowQueryToken', jwt.allowQueryToken, false);
   const claims = checkClaims(jwt.claims);
   const { resource, resourceMetadataUrl } = checkResource(jwt, hmac.length > 0);
   return Object.freeze({
@@ -213,13 +225,13 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
     issuer: jwt.issuer,
     audience: jwt.audience,
     clockToleranceSec,
-    requireExp: jwt.requireExp ?? true,
+    requireExp,
     claims,
     resource,
     resourceMetadataUrl,
     maxTokenLength,
     cacheSize,
-    allowQueryToken: jwt.allowQueryToken ?? false,
+    allowQueryToken,
   });
 }
 
@@ -316,7 +328,7 @@ function overBroadMatch(pattern: RegExp): string | undefined {
 /** A CORS mistake would otherwise show only in a browser, as every origin refused. */
 function checkCors(cors: CorsOptions): void {
   if (typeof cors !== 'object' || cors === null) fail('cors', `expected { origins, ... } or false, got ${JSON.stringify(cors)}`);
-  if (cors.credentials !== undefined && typeof cors.credentials !== 'boolean') fail('cors.credentials', `must be true or false, got ${JSON.stringify(cors.credentials)}`);
+  checkBoolean('cors.credentials', cors.credentials, false);
   const { origins } = cors;
   if (typeof origins !== 'function') {
     const list: unknown[] = Array.isArray(origins) ? origins : [origins];
@@ -375,6 +387,14 @@ function checkCors(cors: CorsOptions): void {
   if (cors.maxAge !== undefined && !isNonNegativeInteger(cors.maxAge)) fail('cors.maxAge', 'must be a whole number of seconds >= 0');
 }
 
+function checkLogging(logging: AgentSecurityOptions['logging']): LoggingOptions | false {
+  if (logging === undefined) return {};
+  if (logging === false) return false;
+  if (typeof logging !== 'object' || logging === null || Array.isArray(logging)) fail('logging', `expected { level, redact, ... } or false, got ${JSON.stringify(logging)}`);
+  checkBoolean('logging.trustIncomingRequestId', logging.trustIncomingRequestId, true);
+  return logging;
+}
+
 /**
  * A misspelt key would otherwise be dropped in silence, and with it what it meant to turn on (an audience check, a
  * tier, a budget); the compiler does not catch it in a `forRootAsync` factory or in options typed loosely.
@@ -425,8 +445,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   if (!STORE_ERROR_POLICIES.has(onStoreError)) fail('throttling.onStoreError', `must be one of fallback, allow, deny; got ${JSON.stringify(onStoreError)}`);
   const commandTimeoutMs = throttling.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   if (!isNonNegativeInteger(commandTimeoutMs) || commandTimeoutMs === 0) fail('throttling.commandTimeoutMs', 'must be a whole number of milliseconds > 0');
-  const batchScriptCalls = throttling.batchScriptCalls ?? true;
-  if (typeof batchScriptCalls !== 'boolean') fail('throttling.batchScriptCalls', `must be true or false, got ${JSON.stringify(batchScriptCalls)}`);
+  const batchScriptCalls = checkBoolean('throttling.batchScriptCalls', throttling.batchScriptCalls, true);
   const keyPrefix = throttling.keyPrefix ?? 'agent-security:rl';
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) fail('throttling.keyPrefix', 'must be a string without { or } (the module adds the Redis Cluster hash tag itself)');
 
@@ -435,10 +454,10 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
 
   const cors = options.cors ?? false;
   if (cors !== false) checkCors(cors);
-  const errorFilter = options.errorFilter ?? true;
-  if (typeof errorFilter !== 'boolean') fail('errorFilter', `must be true or false, got ${JSON.stringify(errorFilter)}`);
+  const errorFilter = checkBoolean('errorFilter', options.errorFilter, true);
+  const logging = checkLogging(options.logging);
 
-  const destination = options.logging ? options.logging.destination : undefined;
+  const destination = logging ? logging.destination : undefined;
   if (
     destination !== undefined &&
     !(typeof destination === 'string' && destination !== '') &&
@@ -447,7 +466,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   ) {
     fail('logging.destination', 'must be a file path, a file descriptor, or a stream with write()');
   }
-  if ((typeof destination === 'string' || typeof destination === 'number') && options.logging && options.logging.pino?.transport !== undefined) {
+  if ((typeof destination === 'string' || typeof destination === 'number') && logging && logging.pino?.transport !== undefined) {
     fail('logging.destination', 'a path or a file descriptor cannot be combined with logging.pino.transport (pino takes one or the other)');
   }
 
@@ -459,7 +478,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
     redis: options.redis,
     throttling: Object.freeze({ keyPrefix, onStoreError, commandTimeoutMs, batchScriptCalls }),
     streams: Object.freeze({ leaseMs }),
-    logging: options.logging ?? {},
+    logging,
     cors,
     errorFilter,
   });
