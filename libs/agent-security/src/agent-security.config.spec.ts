@@ -95,6 +95,28 @@ describe('resolveAgentSecurityConfig', () => {
     expect(configWith({ logging: logging as never })).toThrow(/invalid option "logging": expected \{ level, redact, \.\.\. \} or false/);
   });
 
+  it.each<[string, unknown, RegExp]>([
+    ['logging.redact as one string', { redact: 'apiKey' }, /"logging.redact": expected a list of paths \(strings\), got "apiKey"; write \["apiKey"\]/],
+    ['logging.redact with a number', { redact: ['apiKey', 3] }, /"logging.redact": expected a list of paths/],
+    ['logging.redact with an empty path', { redact: [''] }, /"logging.redact": expected a list of paths/],
+    ['logging.pino.redact as one string', { pino: { redact: 'apiKey' } }, /"logging.pino.redact": expected a list of paths \(strings\) or \{ paths: string\[\], censor\?, remove\? \}, got "apiKey"/],
+    ['logging.pino.redact without paths', { pino: { redact: { censor: 'x' } } }, /"logging.pino.redact.paths": expected a list of paths/],
+    ['logging.pino.redact.paths as one string', { pino: { redact: { paths: 'apiKey' } } }, /"logging.pino.redact.paths": expected a list of paths \(strings\), got "apiKey"/],
+    ['a censor that is a number', { pino: { redact: { paths: ['a'], censor: 0 } } }, /"logging.pino.redact.censor": must be a string or a function/],
+    ['remove as a string', { pino: { redact: { paths: ['a'], remove: 'true' } } }, /"logging.pino.redact.remove": must be true or false/],
+    ['logging.pino as a string', { pino: 'debug' }, /"logging.pino": expected pino options/],
+  ])('refuses %s, naming the option', (_name, logging, message) => {
+    expect(configWith({ logging: logging as never })).toThrow(message);
+  });
+
+  it.each<[string, unknown]>([
+    ['a list', { redact: ['apiKey'], pino: { redact: ['*.secret'] } }],
+    ['{ paths, censor, remove }', { pino: { redact: { paths: ['apiKey'], censor: (v: unknown) => typeof v, remove: false } } }],
+    ['{ paths } with a string censor', { pino: { redact: { paths: ['apiKey'], censor: '***' } } }],
+  ])('accepts redaction as %s', (_name, logging) => {
+    expect(configWith({ logging: logging as never })).not.toThrow();
+  });
+
   it('keeps only the given tiers', () => {
     const config = resolveAgentSecurityConfig({ jwt: { secret: SECRET }, tiers: { free: { limit: 1, windowMs: 1000 }, pro: { limit: 2, windowMs: 1000 } } });
     expect([...config.tiers.keys()]).toEqual(['free', 'pro']);

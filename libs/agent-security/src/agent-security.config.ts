@@ -269,6 +269,7 @@ function checkResource(jwt: JwtOptions, sharedSecret: boolean): { resource?: str
 }
 
 const isStringList = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === 'string');
+const isPathList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string' && item !== '');
 
 function serializedOrigin(value: string): string | undefined {
   try {
@@ -392,6 +393,23 @@ function checkLogging(logging: AgentSecurityOptions['logging']): LoggingOptions 
   if (logging === false) return false;
   if (typeof logging !== 'object' || logging === null || Array.isArray(logging)) fail('logging', `expected { level, redact, ... } or false, got ${JSON.stringify(logging)}`);
   checkBoolean('logging.trustIncomingRequestId', logging.trustIncomingRequestId, true);
+  // A single string would be spread into its characters and redact nothing.
+  if (logging.redact !== undefined && !isPathList(logging.redact)) {
+    fail('logging.redact', `expected a list of paths (strings), got ${JSON.stringify(logging.redact)}${typeof logging.redact === 'string' ? `; write [${JSON.stringify(logging.redact)}]` : ''}`);
+  }
+  const pino: unknown = logging.pino;
+  if (pino !== undefined && (typeof pino !== 'object' || pino === null)) fail('logging.pino', `expected pino options (an object), got ${JSON.stringify(pino)}`);
+  const pinoRedact = (pino as { redact?: unknown } | undefined)?.redact;
+  if (pinoRedact !== undefined && !isPathList(pinoRedact)) {
+    const redact = pinoRedact as { paths?: unknown; censor?: unknown; remove?: unknown };
+    const expected = 'expected a list of paths (strings) or { paths: string[], censor?, remove? }';
+    if (typeof redact !== 'object' || redact === null || Array.isArray(redact)) fail('logging.pino.redact', `${expected}, got ${JSON.stringify(redact)}`);
+    if (!isPathList(redact.paths)) fail('logging.pino.redact.paths', `expected a list of paths (strings), got ${JSON.stringify(redact.paths)}`);
+    if (redact.censor !== undefined && typeof redact.censor !== 'string' && typeof redact.censor !== 'function') {
+      fail('logging.pino.redact.censor', `must be a string or a function, got ${JSON.stringify(redact.censor)}`);
+    }
+    checkBoolean('logging.pino.redact.remove', redact.remove, false);
+  }
   return logging;
 }
 
