@@ -218,6 +218,8 @@ describe('resolveAgentSecurityConfig, issuer mode (jwt.issuer without secret or 
     ['a jwksUri without an issuer', { jwksUri: 'https://idp.example/keys', audience: 'api' }, /"jwt.issuer": is required in issuer mode/],
     ['several issuers to discover', { issuer: [ISSUER, 'https://b.example/'], audience: 'api' }, /"jwt.issuer": must be one issuer for discovery/],
     ['an http issuer off loopback', { issuer: 'http://idp.example/', audience: 'api' }, /"jwt.issuer": must be an https URL/],
+    ['an http issuer on a DNS name under 127.0.0.1', { issuer: 'http://127.0.0.1.nip.io', audience: 'api' }, /"jwt.issuer": must be an https URL \(http only on a loopback host: 127.0.0.0\/8, localhost, \[::1\]\)/],
+    ['an http jwksUri on a DNS name starting with 127.', { issuer: ISSUER, jwksUri: 'http://127.attacker.example/jwks', audience: 'api' }, /"jwt.jwksUri": must be an https URL/],
     ['a jwksUri that is no URL', { issuer: ISSUER, jwksUri: 'keys.json', audience: 'api' }, /"jwt.jwksUri": must be an absolute URL/],
     ['a jwksUri with a secret', { secret: SECRET, jwksUri: 'https://idp.example/keys' }, /"jwt.jwksUri": cannot be combined with jwt.secret/],
     ['jwks options in secret mode', { secret: SECRET, jwks: { cooldownMs: 1 } }, /"jwt.jwks": applies in issuer mode only/],
@@ -231,5 +233,8 @@ describe('resolveAgentSecurityConfig, issuer mode (jwt.issuer without secret or 
 
   it('takes http on a loopback host (a provider on the same machine, tests)', () => {
     expect(resolveAgentSecurityConfig({ jwt: { issuer: 'http://127.0.0.1:9000', audience: 'api' } }).jwt.jwks?.discoveryIssuer).toBe('http://127.0.0.1:9000');
+    for (const jwksUri of ['http://localhost:9000/jwks', 'http://[::1]:9000/jwks', 'http://127.0.0.2/jwks', 'http://127.1:9000/jwks']) {
+      expect(resolveAgentSecurityConfig({ jwt: { issuer: ISSUER, jwksUri, audience: 'api' } }).jwt.jwks?.jwksUri).toBe(jwksUri);
+    }
   });
 });

@@ -16,6 +16,7 @@ import {
 } from './agent-security.constants.js';
 import type { AgentClaims } from './auth/agent-principal.interface.js';
 import { claimsMapping, type CallerClaims } from './auth/claims-mapping.js';
+import { keyUrlProblem } from './auth/keys/key-url.js';
 import { absoluteHttpUrl, protectedResourceMetadataUrl } from './auth/protected-resource.js';
 import { unknownOptions } from './options/unknown-options.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS } from './throttling/redis-connection.js';
@@ -77,19 +78,9 @@ const KNOWN_ALGORITHMS = new Set<string>([
 const ISSUER_MODE_ALGORITHMS: JwtAlgorithm[] = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
 ];
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** Keys fetched over plain http could be replaced by anyone on the path: https, except on the machine itself. */
 function checkKeyUrl(option: string, value: string): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    fail(option, `must be an absolute URL, got ${JSON.stringify(value)}`);
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.')))) {
-    fail(option, `must be an https URL (http only on a loopback host), got ${JSON.stringify(value)}`);
-  }
+  const problem = keyUrlProblem(value);
+  if (problem !== undefined) fail(option, problem);
 }
 
 function checkMs(option: string, value: unknown, fallback: number, min: number): number {
