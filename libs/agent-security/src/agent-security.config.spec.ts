@@ -117,6 +117,22 @@ describe('resolveAgentSecurityConfig', () => {
     expect(configWith({ logging: logging as never })).not.toThrow();
   });
 
+  it.each<[string, unknown, RegExp]>([
+    ['Infinity', Infinity, /"jwt.clockToleranceSec": must be a finite number of seconds from 0 to 300, got Infinity/],
+    ['NaN', NaN, /"jwt.clockToleranceSec": must be a finite number/],
+    ['a negative number', -1, /"jwt.clockToleranceSec": must be a finite number/],
+    ['a string', '30', /"jwt.clockToleranceSec": must be a finite number of seconds from 0 to 300, got "30"/],
+    ['a day', 86_400, /"jwt.clockToleranceSec": is 86400 seconds; at most 300 is accepted/],
+  ])('refuses jwt.clockToleranceSec %s: exp would be enforced late or never', (_name, clockToleranceSec, message) => {
+    expect(configWith({ jwt: { secret: SECRET, clockToleranceSec: clockToleranceSec as number } })).toThrow(message);
+  });
+
+  it('takes jwt.clockToleranceSec from 0 to 300 seconds', () => {
+    for (const clockToleranceSec of [0, 2.5, 300]) {
+      expect(resolveAgentSecurityConfig({ jwt: { secret: SECRET, clockToleranceSec } }).jwt.clockToleranceSec).toBe(clockToleranceSec);
+    }
+  });
+
   it('keeps only the given tiers', () => {
     const config = resolveAgentSecurityConfig({ jwt: { secret: SECRET }, tiers: { free: { limit: 1, windowMs: 1000 }, pro: { limit: 2, windowMs: 1000 } } });
     expect([...config.tiers.keys()]).toEqual(['free', 'pro']);

@@ -70,6 +70,7 @@ export interface AgentSecurityConfig {
   readonly errorFilter: boolean;
 }
 
+const MAX_CLOCK_TOLERANCE_SEC = 300;
 const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
 const KNOWN_ALGORITHMS = new Set<string>([
   'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512',
@@ -200,7 +201,13 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
     key = jwt.publicKey;
   }
   const clockToleranceSec = jwt.clockToleranceSec ?? 0;
-  if (typeof clockToleranceSec !== 'number' || !(clockToleranceSec >= 0)) fail('jwt.clockToleranceSec', 'must be a number of seconds >= 0');
+  if (typeof clockToleranceSec !== 'number' || !Number.isFinite(clockToleranceSec) || clockToleranceSec < 0) {
+    fail('jwt.clockToleranceSec', `must be a finite number of seconds from 0 to ${MAX_CLOCK_TOLERANCE_SEC}, got ${typeof clockToleranceSec === 'number' ? clockToleranceSec : JSON.stringify(clockToleranceSec)}`);
+  }
+  // Clocks of servers kept by NTP differ by far less; a tolerance of hours would keep expired tokens alive as long.
+  if (clockToleranceSec > MAX_CLOCK_TOLERANCE_SEC) {
+    fail('jwt.clockToleranceSec', `is ${clockToleranceSec} seconds; at most ${MAX_CLOCK_TOLERANCE_SEC} is accepted, as an expired token is accepted that much longer`);
+  }
   const maxTokenLength = jwt.maxTokenLength ?? 4096;
   if (!isNonNegativeInteger(maxTokenLength) || maxTokenLength < 64) fail('jwt.maxTokenLength', 'must be a whole number >= 64');
   const cacheSize = jwt.cacheSize ?? 10_000;
