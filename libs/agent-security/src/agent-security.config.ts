@@ -44,6 +44,8 @@ export interface AgentSecurityConfig {
     readonly audience?: string | string[];
     readonly clockToleranceSec: number;
     readonly requireExp: boolean;
+    /** Issuer mode: `at+jwt` takes RFC 9068 access tokens only; `any` also a `typ` of JWT or none. */
+    readonly accessTokenType: 'at+jwt' | 'any';
     /** Reads the caller's id, tier and scopes off verified claims (jwt.claims). */
     readonly claims: (claims: AgentClaims) => CallerClaims;
     /** RFC 9728 resource identifier; undefined when the API publishes no metadata. */
@@ -174,6 +176,7 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   if (!issuerMode) {
     if (jwt.jwksUri !== undefined) fail('jwt.jwksUri', `cannot be combined with jwt.${hasKey(jwt.secret) ? 'secret' : 'publicKey'}: tokens are verified with one kind of key`);
     if (jwt.jwks !== undefined) fail('jwt.jwks', 'applies in issuer mode only (jwt.issuer without secret or publicKey)');
+    if (jwt.accessTokenType !== undefined) fail('jwt.accessTokenType', 'applies in issuer mode only (jwt.issuer without secret or publicKey)');
   }
   const algorithms = jwt.algorithms ?? (issuerMode ? ISSUER_MODE_ALGORITHMS : ['HS256']);
   if (!Array.isArray(algorithms) || algorithms.length === 0) fail('jwt.algorithms', 'must be a non-empty list');
@@ -213,6 +216,10 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   const cacheSize = jwt.cacheSize ?? 10_000;
   if (!isNonNegativeInteger(cacheSize)) fail('jwt.cacheSize', 'must be a whole number >= 0');
   const requireExp = checkBoolean('jwt.requireExp', jwt.requireExp, true);
+  const accessTokenType = jwt.accessTokenType ?? 'any';
+  if (accessTokenType !== 'at+jwt' && accessTokenType !== 'any') {
+    fail('jwt.accessTokenType', `must be "at+jwt" or "any", got ${JSON.stringify(accessTokenType)}`);
+  }
   const allowQueryToken = checkBoolean('jwt.allowQueryToken', jwt.allowQueryToken, false);
   const claims = checkClaims(jwt.claims);
   const { resource, resourceMetadataUrl } = checkResource(jwt, hmac.length > 0);
@@ -224,6 +231,7 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
     audience: jwt.audience,
     clockToleranceSec,
     requireExp,
+    accessTokenType,
     claims,
     resource,
     resourceMetadataUrl,
