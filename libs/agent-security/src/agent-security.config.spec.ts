@@ -105,6 +105,9 @@ describe('resolveAgentSecurityConfig', () => {
     ['a censor that is a number', { pino: { redact: { paths: ['a'], censor: 0 } } }, /"logging.pino.redact.censor": must be a string or a function/],
     ['remove as a string', { pino: { redact: { paths: ['a'], remove: 'true' } } }, /"logging.pino.redact.remove": must be true or false/],
     ['logging.pino as a string', { pino: 'debug' }, /"logging.pino": expected pino options/],
+    ["Nest's verbose level", { level: 'verbose' }, /"logging.level": must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"; "verbose" is Nest's name, pino's is "trace"/],
+    ['an unknown level', { level: 'loud' }, /"logging.level": must be one of .*, got "loud"$/],
+    ['a level that is a number', { level: 30 }, /"logging.level": must be one of/],
   ])('refuses %s, naming the option', (_name, logging, message) => {
     expect(configWith({ logging: logging as never })).toThrow(message);
   });
@@ -131,6 +134,11 @@ describe('resolveAgentSecurityConfig', () => {
     for (const clockToleranceSec of [0, 2.5, 300]) {
       expect(resolveAgentSecurityConfig({ jwt: { secret: SECRET, clockToleranceSec } }).jwt.clockToleranceSec).toBe(clockToleranceSec);
     }
+  });
+
+  it("accepts pino's levels and the app's custom levels as logging.level", () => {
+    expect(configWith({ logging: { level: 'debug' } })).not.toThrow();
+    expect(configWith({ logging: { level: 'audit', pino: { customLevels: { audit: 35 } } } })).not.toThrow();
   });
 
   it('keeps only the given tiers', () => {

@@ -394,11 +394,27 @@ function checkCors(cors: CorsOptions): void {
   if (cors.maxAge !== undefined && !isNonNegativeInteger(cors.maxAge)) fail('cors.maxAge', 'must be a whole number of seconds >= 0');
 }
 
+const PINO_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** Nest's level names, which pino does not know. */
+const NEST_LEVELS: Record<string, string> = { log: 'info', verbose: 'trace' };
+
+/** pino would throw on an unknown level only when the logger is built, with a message that names no option. */
+function checkLogLevel(logging: LoggingOptions): void {
+  const level: unknown = logging.level;
+  if (level === undefined) return;
+  const custom = logging.pino?.customLevels;
+  const known = [...PINO_LEVELS, ...(typeof custom === 'object' && custom !== null ? Object.keys(custom) : [])];
+  if (typeof level === 'string' && known.includes(level)) return;
+  const hint = typeof level === 'string' && NEST_LEVELS[level] !== undefined ? `; "${level}" is Nest's name, pino's is "${NEST_LEVELS[level]}"` : '';
+  fail('logging.level', `must be one of ${known.join(', ')}, got ${JSON.stringify(level)}${hint}`);
+}
+
 function checkLogging(logging: AgentSecurityOptions['logging']): LoggingOptions | false {
   if (logging === undefined) return {};
   if (logging === false) return false;
   if (typeof logging !== 'object' || logging === null || Array.isArray(logging)) fail('logging', `expected { level, redact, ... } or false, got ${JSON.stringify(logging)}`);
   checkBoolean('logging.trustIncomingRequestId', logging.trustIncomingRequestId, true);
+  checkLogLevel(logging);
   // A single string would be spread into its characters and redact nothing.
   if (logging.redact !== undefined && !isPathList(logging.redact)) {
     fail('logging.redact', `expected a list of paths (strings), got ${JSON.stringify(logging.redact)}${typeof logging.redact === 'string' ? `; write [${JSON.stringify(logging.redact)}]` : ''}`);
