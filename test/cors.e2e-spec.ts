@@ -140,6 +140,35 @@ describe('CORS origin forms (e2e)', () => {
     }
   });
 
+  it('never lets "Origin: null" in with credentials, whatever a predicate answers; without credentials the predicate decides', async () => {
+    const origins = (origin: string | undefined) => origin?.endsWith('.trusted.dev') === true || origin === 'null';
+    const withCredentials = await appWith({ origins, credentials: true });
+    try {
+      expect(await check(withCredentials, 'null')).toBeUndefined();
+      const res = await request(withCredentials.getHttpServer()).get('/thing').set('Origin', 'null');
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+      expect(await check(withCredentials, 'https://a.trusted.dev')).toBe('https://a.trusted.dev');
+    } finally {
+      await withCredentials.close();
+    }
+    const withoutCredentials = await appWith({ origins });
+    try {
+      expect(await check(withoutCredentials, 'null')).toBe('null');
+    } finally {
+      await withoutCredentials.close();
+    }
+  });
+
+  it.each<[string, RegExp, RegExp]>([
+    ['that matches "null"', /^(https:\/\/app\.example\.com|null)$/, /the pattern .* matches "null", which cannot be combined with credentials/],
+    ['with "null" as an alternative', /^https:\/\/app\.example\.com$|^null$/, /matches "null"/],
+    ['that matches any site', /^https?:\/\/.*$/, /matches "https:\/\/agent-security-probe\.invalid", so it lets in any site: that is "\*"/],
+    ['that matches any http site', /^http:\/\/[^/]+$/, /matches "http:\/\/agent-security-probe\.invalid"/],
+  ])('refuses a pattern %s with credentials at start-up, naming it', async (_name, pattern, message) => {
+    await expect(appWith({ origins: ['https://app.example.com', pattern], credentials: true })).rejects.toThrow(message);
+  });
+
   it('refuses * with credentials at start-up', async () => {
     await expect(appWith({ origins: '*', credentials: true })).rejects.toThrow(/cors\.origins.*cannot be combined with credentials/);
   });

@@ -28,6 +28,19 @@ class ScopedController {
   }
 }
 
+@RequireScopes('agent:read')
+@RequireScopes('agent:write')
+@Controller('stacked')
+class StackedController {
+  /** Stacked on the handler too: every decorator adds up, none overwrites another. */
+  @RequireScopes('agent:admin')
+  @RequireScopes('agent:tools', 'agent:read')
+  @Get()
+  stacked() {
+    return { ok: 'stacked' };
+  }
+}
+
 describe('@RequireScopes (e2e)', () => {
   let app: INestApplication;
   let user = 0;
@@ -43,7 +56,7 @@ describe('@RequireScopes (e2e)', () => {
           logging: false,
         }),
       ],
-      controllers: [ScopedController],
+      controllers: [ScopedController, StackedController],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.init();
@@ -66,6 +79,17 @@ describe('@RequireScopes (e2e)', () => {
       requiredScopes: ['agent:read', 'agent:tools'],
     });
     expect(typeof res.body.requestId).toBe('string');
+  });
+
+  it('adds up stacked decorators on a handler and on a controller: a token lacking any of them gets 403 naming them all', async () => {
+    const all = ['agent:read', 'agent:write', 'agent:admin', 'agent:tools'];
+    for (const missing of all) {
+      const scope = all.filter((s) => s !== missing).join(' ');
+      const res = await request(app.getHttpServer()).get('/stacked').set(bearer(token(scope))).expect(403);
+      expect(res.body.requiredScopes).toEqual(all);
+      expect(res.headers['www-authenticate']).toBe(`Bearer realm="agent-security", error="insufficient_scope", scope="${all.join(' ')}"`);
+    }
+    await request(app.getHttpServer()).get('/stacked').set(bearer(token(all.join(' ')))).expect(200, { ok: 'stacked' });
   });
 
   it("requires the controller's scope on every handler", async () => {

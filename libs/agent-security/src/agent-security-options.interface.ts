@@ -78,7 +78,13 @@ export interface JwtOptions {
   jwksUri?: string;
   /** Issuer mode: how the provider's keys are fetched and kept. */
   jwks?: JwksOptions;
-  /** Seconds of clock skew tolerated on `exp` and `nbf`. Default 0. */
+  /**
+   * Issuer mode: which token types pass. `'any'` (default) takes a `typ` of `at+jwt`, `JWT` or none, as Auth0 and
+   * Entra send access tokens as `JWT`. `'at+jwt'` takes only RFC 9068 access tokens (`typ: at+jwt`), so that an
+   * OpenID ID token whose `aud` is the configured audience (a client id) cannot be used as an access token.
+   */
+  accessTokenType?: 'at+jwt' | 'any';
+  /** Seconds of clock skew tolerated on `exp` and `nbf`. Default 0 (at most 300). */
   clockToleranceSec?: number;
   /** Refuse tokens without `exp`. Default true: a token that never expires is a permanent credential. */
   requireExp?: boolean;

@@ -42,6 +42,9 @@ describe('resolveAgentSecurityConfig', () => {
     ['a batchScriptCalls that is not a boolean', { throttling: { batchScriptCalls: 'no' as never } }, /"throttling.batchScriptCalls": must be true or false/],
     ['* with credentials', { cors: { origins: '*', credentials: true } }, /"cors.origins": "\*" cannot be combined with credentials/],
     ['"null" with credentials', { cors: { origins: ['https://app.example', 'null'], credentials: true } }, /"cors.origins": "null" cannot be combined with credentials: true: every sandboxed iframe/],
+    ['a credentials pattern that matches "null"', { cors: { origins: /^(https:\/\/app\.example\.com|null)$/, credentials: true } }, /"cors.origins": the pattern .* matches "null", which cannot be combined with credentials/],
+    ['a credentials pattern that matches any site', { cors: { origins: [/^https?:\/\/.*$/g], credentials: true } }, /"cors.origins": the pattern \/\^https\?:.* matches "https:\/\/agent-security-probe.invalid", so it lets in any site/],
+    ['credentials as a string', { cors: { origins: 'https://app.example', credentials: 'false' as never } }, /"cors.credentials": must be true or false, got "false"/],
     ['cors: true', { cors: true as never }, /"cors": expected \{ origins, ... \} or false/],
     ["Nest's origin key for origins", { cors: { origin: 'https://app.example' } as never }, /"cors.origin": is not an option; did you mean "cors.origins"\?/],
     ['an empty origin list', { cors: { origins: [] } }, /"cors.origins": expected an origin/],
@@ -58,6 +61,84 @@ describe('resolveAgentSecurityConfig', () => {
     ['a path with a pino transport', { logging: { destination: '/tmp/x.log', pino: { transport: { target: 'pino/file' } } } }, /"logging.destination": a path or a file descriptor cannot be combined/],
   ])('refuses %s, naming the option', (_name, options, message) => {
     expect(configWith(options)).toThrow(message);
+  });
+
+  it.each<[string, Partial<AgentSecurityOptions>]>([
+    ['jwt.allowQueryToken', { jwt: { secret: SECRET, allowQueryToken: 'false' as never } }],
+    ['jwt.requireExp', { jwt: { secret: SECRET, requireExp: 0 as never } }],
+    ['cors.credentials', { cors: { origins: 'https://app.example', credentials: 1 as never } }],
+    ['logging.trustIncomingRequestId', { logging: { trustIncomingRequestId: 'false' as never } }],
+    ['throttling.batchScriptCalls', { throttling: { batchScriptCalls: 'true' as never } }],
+    ['errorFilter', { errorFilter: 0 as never }],
+  ])('refuses %s unless it is true or false (a string "false" is truthy, 0 falsy)', (option, options) => {
+    expect(configWith(options)).toThrow(new RegExp(`invalid option "${option.replace('.', '\\.')}": must be true or false, got `));
+  });
+
+  it('takes true and false for every switch', () => {
+    for (const value of [true, false]) {
+      const config = resolveAgentSecurityConfig({
+        jwt: { secret: SECRET, allowQueryToken: value, requireExp: value },
+        cors: { origins: 'https://app.example', credentials: value },
+        logging: { trustIncomingRequestId: value },
+        throttling: { batchScriptCalls: value },
+        errorFilter: value,
+      });
+      expect([config.jwt.allowQueryToken, config.jwt.requireExp, config.throttling.batchScriptCalls, config.errorFilter]).toEqual([value, value, value, value]);
+    }
+  });
+
+  it.each<[string, unknown]>([
+    ['true', true],
+    ['null', null],
+    ['a string', 'off'],
+  ])('refuses logging: %s, naming the option', (_name, logging) => {
+    expect(configWith({ logging: logging as never })).toThrow(/invalid option "logging": expected \{ level, redact, \.\.\. \} or false/);
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['logging.redact as one string', { redact: 'apiKey' }, /"logging.redact": expected a list of paths \(strings\), got "apiKey"; write \["apiKey"\]/],
+    ['logging.redact with a number', { redact: ['apiKey', 3] }, /"logging.redact": expected a list of paths/],
+    ['logging.redact with an empty path', { redact: [''] }, /"logging.redact": expected a list of paths/],
+    ['logging.pino.redact as one string', { pino: { redact: 'apiKey' } }, /"logging.pino.redact": expected a list of paths \(strings\) or \{ paths: string\[\], censor\?, remove\? \}, got "apiKey"/],
+    ['logging.pino.redact without paths', { pino: { redact: { censor: 'x' } } }, /"logging.pino.redact.paths": expected a list of paths/],
+    ['logging.pino.redact.paths as one string', { pino: { redact: { paths: 'apiKey' } } }, /"logging.pino.redact.paths": expected a list of paths \(strings\), got "apiKey"/],
+    ['a censor that is a number', { pino: { redact: { paths: ['a'], censor: 0 } } }, /"logging.pino.redact.censor": must be a string or a function/],
+    ['remove as a string', { pino: { redact: { paths: ['a'], remove: 'true' } } }, /"logging.pino.redact.remove": must be true or false/],
+    ['logging.pino as a string', { pino: 'debug' }, /"logging.pino": expected pino options/],
+    ["Nest's verbose level", { level: 'verbose' }, /"logging.level": must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"; "verbose" is Nest's name, pino's is "trace"/],
+    ['an unknown level', { level: 'loud' }, /"logging.level": must be one of .*, got "loud"$/],
+    ['a level that is a number', { level: 30 }, /"logging.level": must be one of/],
+  ])('refuses %s, naming the option', (_name, logging, message) => {
+    expect(configWith({ logging: logging as never })).toThrow(message);
+  });
+
+  it.each<[string, unknown]>([
+    ['a list', { redact: ['apiKey'], pino: { redact: ['*.secret'] } }],
+    ['{ paths, censor, remove }', { pino: { redact: { paths: ['apiKey'], censor: (v: unknown) => typeof v, remove: false } } }],
+    ['{ paths } with a string censor', { pino: { redact: { paths: ['apiKey'], censor: '***' } } }],
+  ])('accepts redaction as %s', (_name, logging) => {
+    expect(configWith({ logging: logging as never })).not.toThrow();
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['Infinity', Infinity, /"jwt.clockToleranceSec": must be a finite number of seconds from 0 to 300, got Infinity/],
+    ['NaN', NaN, /"jwt.clockToleranceSec": must be a finite number/],
+    ['a negative number', -1, /"jwt.clockToleranceSec": must be a finite number/],
+    ['a string', '30', /"jwt.clockToleranceSec": must be a finite number of seconds from 0 to 300, got "30"/],
+    ['a day', 86_400, /"jwt.clockToleranceSec": is 86400 seconds; at most 300 is accepted/],
+  ])('refuses jwt.clockToleranceSec %s: exp would be enforced late or never', (_name, clockToleranceSec, message) => {
+    expect(configWith({ jwt: { secret: SECRET, clockToleranceSec: clockToleranceSec as number } })).toThrow(message);
+  });
+
+  it('takes jwt.clockToleranceSec from 0 to 300 seconds', () => {
+    for (const clockToleranceSec of [0, 2.5, 300]) {
+      expect(resolveAgentSecurityConfig({ jwt: { secret: SECRET, clockToleranceSec } }).jwt.clockToleranceSec).toBe(clockToleranceSec);
+    }
+  });
+
+  it("accepts pino's levels and the app's custom levels as logging.level", () => {
+    expect(configWith({ logging: { level: 'debug' } })).not.toThrow();
+    expect(configWith({ logging: { level: 'audit', pino: { customLevels: { audit: 35 } } } })).not.toThrow();
   });
 
   it('keeps only the given tiers', () => {
@@ -161,6 +242,8 @@ describe('resolveAgentSecurityConfig, issuer mode (jwt.issuer without secret or 
     ['a jwksUri without an issuer', { jwksUri: 'https://idp.example/keys', audience: 'api' }, /"jwt.issuer": is required in issuer mode/],
     ['several issuers to discover', { issuer: [ISSUER, 'https://b.example/'], audience: 'api' }, /"jwt.issuer": must be one issuer for discovery/],
     ['an http issuer off loopback', { issuer: 'http://idp.example/', audience: 'api' }, /"jwt.issuer": must be an https URL/],
+    ['an http issuer on a DNS name under 127.0.0.1', { issuer: 'http://127.0.0.1.nip.io', audience: 'api' }, /"jwt.issuer": must be an https URL \(http only on a loopback host: 127.0.0.0\/8, localhost, \[::1\]\)/],
+    ['an http jwksUri on a DNS name starting with 127.', { issuer: ISSUER, jwksUri: 'http://127.attacker.example/jwks', audience: 'api' }, /"jwt.jwksUri": must be an https URL/],
     ['a jwksUri that is no URL', { issuer: ISSUER, jwksUri: 'keys.json', audience: 'api' }, /"jwt.jwksUri": must be an absolute URL/],
     ['a jwksUri with a secret', { secret: SECRET, jwksUri: 'https://idp.example/keys' }, /"jwt.jwksUri": cannot be combined with jwt.secret/],
     ['jwks options in secret mode', { secret: SECRET, jwks: { cooldownMs: 1 } }, /"jwt.jwks": applies in issuer mode only/],
@@ -174,5 +257,8 @@ describe('resolveAgentSecurityConfig, issuer mode (jwt.issuer without secret or 
 
   it('takes http on a loopback host (a provider on the same machine, tests)', () => {
     expect(resolveAgentSecurityConfig({ jwt: { issuer: 'http://127.0.0.1:9000', audience: 'api' } }).jwt.jwks?.discoveryIssuer).toBe('http://127.0.0.1:9000');
+    for (const jwksUri of ['http://localhost:9000/jwks', 'http://[::1]:9000/jwks', 'http://127.0.0.2/jwks', 'http://127.1:9000/jwks']) {
+      expect(resolveAgentSecurityConfig({ jwt: { issuer: ISSUER, jwksUri, audience: 'api' } }).jwt.jwks?.jwksUri).toBe(jwksUri);
+    }
   });
 });

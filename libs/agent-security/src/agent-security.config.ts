@@ -16,6 +16,7 @@ import {
 } from './agent-security.constants.js';
 import type { AgentClaims } from './auth/agent-principal.interface.js';
 import { claimsMapping, type CallerClaims } from './auth/claims-mapping.js';
+import { keyUrlProblem } from './auth/keys/key-url.js';
 import { absoluteHttpUrl, protectedResourceMetadataUrl } from './auth/protected-resource.js';
 import { unknownOptions } from './options/unknown-options.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS } from './throttling/redis-connection.js';
@@ -43,6 +44,8 @@ export interface AgentSecurityConfig {
     readonly audience?: string | string[];
     readonly clockToleranceSec: number;
     readonly requireExp: boolean;
+    /** Issuer mode: `at+jwt` takes RFC 9068 access tokens only; `any` also a `typ` of JWT or none. */
+    readonly accessTokenType: 'at+jwt' | 'any';
     /** Reads the caller's id, tier and scopes off verified claims (jwt.claims). */
     readonly claims: (claims: AgentClaims) => CallerClaims;
     /** RFC 9728 resource identifier; undefined when the API publishes no metadata. */
@@ -69,6 +72,7 @@ export interface AgentSecurityConfig {
   readonly errorFilter: boolean;
 }
 
+const MAX_CLOCK_TOLERANCE_SEC = 300;
 const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
 const KNOWN_ALGORITHMS = new Set<string>([
   'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512',
@@ -77,19 +81,9 @@ const KNOWN_ALGORITHMS = new Set<string>([
 const ISSUER_MODE_ALGORITHMS: JwtAlgorithm[] = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
 ];
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** Keys fetched over plain http could be replaced by anyone on the path: https, except on the machine itself. */
 function checkKeyUrl(option: string, value: string): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    fail(option, `must be an absolute URL, got ${JSON.stringify(value)}`);
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.')))) {
-    fail(option, `must be an https URL (http only on a loopback host), got ${JSON.stringify(value)}`);
-  }
+  const problem = keyUrlProblem(value);
+  if (problem !== undefined) fail(option, problem);
 }
 
 function checkMs(option: string, value: unknown, fallback: number, min: number): number {
@@ -142,6 +136,16 @@ function fail(option: string, problem: string): never {
   throw new AgentSecurityConfigError(option, problem);
 }
 
+/**
+ * A switch given as anything but true or false is refused: `'false'` from an environment variable is truthy, and
+ * `0` or `''` falsy, so either would silently mean the opposite of what was written for some of them.
+ */
+function checkBoolean(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(option, `must be true or false, got ${JSON.stringify(value)}${typeof value === 'string' ? ' (a string)' : ''}`);
+  return value;
+}
+
 function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
 }
@@ -172,6 +176,7 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   if (!issuerMode) {
     if (jwt.jwksUri !== undefined) fail('jwt.jwksUri', `cannot be combined with jwt.${hasKey(jwt.secret) ? 'secret' : 'publicKey'}: tokens are verified with one kind of key`);
     if (jwt.jwks !== undefined) fail('jwt.jwks', 'applies in issuer mode only (jwt.issuer without secret or publicKey)');
+    if (jwt.accessTokenType !== undefined) fail('jwt.accessTokenType', 'applies in issuer mode only (jwt.issuer without secret or publicKey)');
   }
   const algorithms = jwt.algorithms ?? (issuerMode ? ISSUER_MODE_ALGORITHMS : ['HS256']);
   if (!Array.isArray(algorithms) || algorithms.length === 0) fail('jwt.algorithms', 'must be a non-empty list');
@@ -199,11 +204,23 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
     key = jwt.publicKey;
   }
   const clockToleranceSec = jwt.clockToleranceSec ?? 0;
-  if (typeof clockToleranceSec !== 'number' || !(clockToleranceSec >= 0)) fail('jwt.clockToleranceSec', 'must be a number of seconds >= 0');
+  if (typeof clockToleranceSec !== 'number' || !Number.isFinite(clockToleranceSec) || clockToleranceSec < 0) {
+    fail('jwt.clockToleranceSec', `must be a finite number of seconds from 0 to ${MAX_CLOCK_TOLERANCE_SEC}, got ${typeof clockToleranceSec === 'number' ? clockToleranceSec : JSON.stringify(clockToleranceSec)}`);
+  }
+  // Clocks of servers kept by NTP differ by far less; a tolerance of hours would keep expired tokens alive as long.
+  if (clockToleranceSec > MAX_CLOCK_TOLERANCE_SEC) {
+    fail('jwt.clockToleranceSec', `is ${clockToleranceSec} seconds; at most ${MAX_CLOCK_TOLERANCE_SEC} is accepted, as an expired token is accepted that much longer`);
+  }
   const maxTokenLength = jwt.maxTokenLength ?? 4096;
   if (!isNonNegativeInteger(maxTokenLength) || maxTokenLength < 64) fail('jwt.maxTokenLength', 'must be a whole number >= 64');
   const cacheSize = jwt.cacheSize ?? 10_000;
   if (!isNonNegativeInteger(cacheSize)) fail('jwt.cacheSize', 'must be a whole number >= 0');
+  const requireExp = checkBoolean('jwt.requireExp', jwt.requireExp, true);
+  const accessTokenType = jwt.accessTokenType ?? 'any';
+  if (accessTokenType !== 'at+jwt' && accessTokenType !== 'any') {
+    fail('jwt.accessTokenType', `must be "at+jwt" or "any", got ${JSON.stringify(accessTokenType)}`);
+  }
+  const allowQueryToken = checkBoolean('jwt.allowQueryToken', jwt.allowQueryToken, false);
   const claims = checkClaims(jwt.claims);
   const { resource, resourceMetadataUrl } = checkResource(jwt, hmac.length > 0);
   return Object.freeze({
@@ -213,13 +230,14 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
     issuer: jwt.issuer,
     audience: jwt.audience,
     clockToleranceSec,
-    requireExp: jwt.requireExp ?? true,
+    requireExp,
+    accessTokenType,
     claims,
     resource,
     resourceMetadataUrl,
     maxTokenLength,
     cacheSize,
-    allowQueryToken: jwt.allowQueryToken ?? false,
+    allowQueryToken,
   });
 }
 
@@ -257,6 +275,7 @@ function checkResource(jwt: JwtOptions, sharedSecret: boolean): { resource?: str
 }
 
 const isStringList = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === 'string');
+const isPathList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string' && item !== '');
 
 function serializedOrigin(value: string): string | undefined {
   try {
@@ -304,9 +323,19 @@ function isAnchored(pattern: RegExp): boolean {
   });
 }
 
+/** Origins no allow-list means to name: a pattern that matches one of them lets in any site, "*" in disguise. */
+const PROBE_ORIGINS = ['https://agent-security-probe.invalid', 'http://agent-security-probe.invalid'];
+
+/** Whether a credentials pattern lets in "null" or an origin nobody listed; without g/y, whose lastIndex would skew test(). */
+function overBroadMatch(pattern: RegExp): string | undefined {
+  const probe = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
+  return ['null', ...PROBE_ORIGINS].find((origin) => probe.test(origin));
+}
+
 /** A CORS mistake would otherwise show only in a browser, as every origin refused. */
 function checkCors(cors: CorsOptions): void {
   if (typeof cors !== 'object' || cors === null) fail('cors', `expected { origins, ... } or false, got ${JSON.stringify(cors)}`);
+  checkBoolean('cors.credentials', cors.credentials, false);
   const { origins } = cors;
   if (typeof origins !== 'function') {
     const list: unknown[] = Array.isArray(origins) ? origins : [origins];
@@ -333,6 +362,24 @@ function checkCors(cors: CorsOptions): void {
       );
     }
     for (const origin of list) {
+      if (!cors.credentials || !(origin instanceof RegExp)) continue;
+      const matched = overBroadMatch(origin);
+      if (matched === 'null') {
+        fail(
+          'cors.origins',
+          `the pattern ${String(origin)} matches "null", which cannot be combined with credentials: true: every sandboxed iframe, ` +
+            'file: page and redirected request of any site sends "Origin: null"; take it out of the pattern',
+        );
+      }
+      if (matched !== undefined) {
+        fail(
+          'cors.origins',
+          `the pattern ${String(origin)} matches ${JSON.stringify(matched)}, so it lets in any site: that is "*", which cannot be ` +
+            'combined with credentials: true; match the allowed origins only',
+        );
+      }
+    }
+    for (const origin of list) {
       if (origin instanceof RegExp && !isAnchored(origin)) {
         new Logger('AgentSecurity').warn(
           `cors.origins: the pattern ${String(origin)} is not anchored with ^ and $: it also lets in origins that merely contain a match ` +
@@ -341,11 +388,51 @@ function checkCors(cors: CorsOptions): void {
       }
     }
   }
-  if (cors.credentials !== undefined && typeof cors.credentials !== 'boolean') fail('cors.credentials', 'must be true or false');
   for (const name of ['methods', 'allowedHeaders', 'exposedHeaders'] as const) {
     if (cors[name] !== undefined && !isStringList(cors[name])) fail(`cors.${name}`, `expected a list of strings, got ${JSON.stringify(cors[name])}`);
   }
   if (cors.maxAge !== undefined && !isNonNegativeInteger(cors.maxAge)) fail('cors.maxAge', 'must be a whole number of seconds >= 0');
+}
+
+const PINO_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** Nest's level names, which pino does not know. */
+const NEST_LEVELS: Record<string, string> = { log: 'info', verbose: 'trace' };
+
+/** pino would throw on an unknown level only when the logger is built, with a message that names no option. */
+function checkLogLevel(logging: LoggingOptions): void {
+  const level: unknown = logging.level;
+  if (level === undefined) return;
+  const custom = logging.pino?.customLevels;
+  const known = [...PINO_LEVELS, ...(typeof custom === 'object' && custom !== null ? Object.keys(custom) : [])];
+  if (typeof level === 'string' && known.includes(level)) return;
+  const hint = typeof level === 'string' && NEST_LEVELS[level] !== undefined ? `; "${level}" is Nest's name, pino's is "${NEST_LEVELS[level]}"` : '';
+  fail('logging.level', `must be one of ${known.join(', ')}, got ${JSON.stringify(level)}${hint}`);
+}
+
+function checkLogging(logging: AgentSecurityOptions['logging']): LoggingOptions | false {
+  if (logging === undefined) return {};
+  if (logging === false) return false;
+  if (typeof logging !== 'object' || logging === null || Array.isArray(logging)) fail('logging', `expected { level, redact, ... } or false, got ${JSON.stringify(logging)}`);
+  checkBoolean('logging.trustIncomingRequestId', logging.trustIncomingRequestId, true);
+  checkLogLevel(logging);
+  // A single string would be spread into its characters and redact nothing.
+  if (logging.redact !== undefined && !isPathList(logging.redact)) {
+    fail('logging.redact', `expected a list of paths (strings), got ${JSON.stringify(logging.redact)}${typeof logging.redact === 'string' ? `; write [${JSON.stringify(logging.redact)}]` : ''}`);
+  }
+  const pino: unknown = logging.pino;
+  if (pino !== undefined && (typeof pino !== 'object' || pino === null)) fail('logging.pino', `expected pino options (an object), got ${JSON.stringify(pino)}`);
+  const pinoRedact = (pino as { redact?: unknown } | undefined)?.redact;
+  if (pinoRedact !== undefined && !isPathList(pinoRedact)) {
+    const redact = pinoRedact as { paths?: unknown; censor?: unknown; remove?: unknown };
+    const expected = 'expected a list of paths (strings) or { paths: string[], censor?, remove? }';
+    if (typeof redact !== 'object' || redact === null || Array.isArray(redact)) fail('logging.pino.redact', `${expected}, got ${JSON.stringify(redact)}`);
+    if (!isPathList(redact.paths)) fail('logging.pino.redact.paths', `expected a list of paths (strings), got ${JSON.stringify(redact.paths)}`);
+    if (redact.censor !== undefined && typeof redact.censor !== 'string' && typeof redact.censor !== 'function') {
+      fail('logging.pino.redact.censor', `must be a string or a function, got ${JSON.stringify(redact.censor)}`);
+    }
+    checkBoolean('logging.pino.redact.remove', redact.remove, false);
+  }
+  return logging;
 }
 
 /**
@@ -398,8 +485,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   if (!STORE_ERROR_POLICIES.has(onStoreError)) fail('throttling.onStoreError', `must be one of fallback, allow, deny; got ${JSON.stringify(onStoreError)}`);
   const commandTimeoutMs = throttling.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   if (!isNonNegativeInteger(commandTimeoutMs) || commandTimeoutMs === 0) fail('throttling.commandTimeoutMs', 'must be a whole number of milliseconds > 0');
-  const batchScriptCalls = throttling.batchScriptCalls ?? true;
-  if (typeof batchScriptCalls !== 'boolean') fail('throttling.batchScriptCalls', `must be true or false, got ${JSON.stringify(batchScriptCalls)}`);
+  const batchScriptCalls = checkBoolean('throttling.batchScriptCalls', throttling.batchScriptCalls, true);
   const keyPrefix = throttling.keyPrefix ?? 'agent-security:rl';
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) fail('throttling.keyPrefix', 'must be a string without { or } (the module adds the Redis Cluster hash tag itself)');
 
@@ -408,10 +494,10 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
 
   const cors = options.cors ?? false;
   if (cors !== false) checkCors(cors);
-  const errorFilter = options.errorFilter ?? true;
-  if (typeof errorFilter !== 'boolean') fail('errorFilter', `must be true or false, got ${JSON.stringify(errorFilter)}`);
+  const errorFilter = checkBoolean('errorFilter', options.errorFilter, true);
+  const logging = checkLogging(options.logging);
 
-  const destination = options.logging ? options.logging.destination : undefined;
+  const destination = logging ? logging.destination : undefined;
   if (
     destination !== undefined &&
     !(typeof destination === 'string' && destination !== '') &&
@@ -420,7 +506,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   ) {
     fail('logging.destination', 'must be a file path, a file descriptor, or a stream with write()');
   }
-  if ((typeof destination === 'string' || typeof destination === 'number') && options.logging && options.logging.pino?.transport !== undefined) {
+  if ((typeof destination === 'string' || typeof destination === 'number') && logging && logging.pino?.transport !== undefined) {
     fail('logging.destination', 'a path or a file descriptor cannot be combined with logging.pino.transport (pino takes one or the other)');
   }
 
@@ -432,7 +518,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
     redis: options.redis,
     throttling: Object.freeze({ keyPrefix, onStoreError, commandTimeoutMs, batchScriptCalls }),
     streams: Object.freeze({ leaseMs }),
-    logging: options.logging ?? {},
+    logging,
     cors,
     errorFilter,
   });

@@ -20,8 +20,10 @@ export interface ScopeRequirement {
 
 /** The scopes a handler requires (its controller's and its own), or undefined when it requires none. */
 export function requiredScopes(reflector: Reflector, handler: Function, controller: Function): readonly string[] | undefined {
-  const scopes = reflector.getAllAndMerge<string[]>(REQUIRED_SCOPES_KEY, [controller, handler]);
-  return scopes.length === 0 ? undefined : Object.freeze([...new Set(scopes)]);
+  const ofController = reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_KEY, controller) ?? [];
+  const ofHandler = reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_KEY, handler) ?? [];
+  const scopes = new Set([...ofController, ...ofHandler]);
+  return scopes.size === 0 ? undefined : Object.freeze([...scopes]);
 }
 
 /** `challengeParams`: what ends every challenge of the module (resource_metadata, when set). */

@@ -62,13 +62,17 @@ export function headerReason(header: Record<string, unknown>): RefusalReason | u
   return header.crit !== undefined ? 'crit' : undefined;
 }
 
-/** Media types of an access token (RFC 9068 §2.1, `at+jwt`) or a plain JWT; any other `typ` is another kind of token. */
-export function accessTokenTypeReason(header: Record<string, unknown>): RefusalReason | undefined {
+/**
+ * Media types of an access token (RFC 9068 §2.1, `at+jwt`) or, unless `accessTokensOnly`, a plain JWT or none;
+ * any other `typ` is another kind of token. Compared without case and with `application/` optional (RFC 7515 §4.1.9).
+ */
+export function accessTokenTypeReason(header: Record<string, unknown>, accessTokensOnly = false): RefusalReason | undefined {
   const typ = header.typ;
-  if (typ === undefined) return undefined;
+  if (typ === undefined) return accessTokensOnly ? 'type' : undefined;
   if (typeof typ !== 'string') return 'type';
   const type = typ.toLowerCase();
-  return type === 'jwt' || type === 'at+jwt' || type === 'application/at+jwt' || type === 'application/jwt' ? undefined : 'type';
+  if (type === 'at+jwt' || type === 'application/at+jwt') return undefined;
+  return !accessTokensOnly && (type === 'jwt' || type === 'application/jwt') ? undefined : 'type';
 }
 
 const isNumericDate = (value: unknown) => typeof value === 'number' && Number.isFinite(value);

@@ -53,6 +53,7 @@ export class TokenVerifier implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly cacheSize: number;
   private readonly toleranceMs: number;
   private readonly requireExp: boolean;
+  private readonly accessTokensOnly: boolean;
   /** Issuer mode only. */
   private readonly keys: JwksKeySource | undefined;
   private readonly joseOptions: JWTVerifyOptions | undefined;
@@ -66,6 +67,7 @@ export class TokenVerifier implements OnApplicationBootstrap, OnModuleDestroy {
     this.cacheSize = options.cacheSize;
     this.toleranceMs = options.clockToleranceSec * 1000;
     this.requireExp = options.requireExp;
+    this.accessTokensOnly = options.accessTokenType === 'at+jwt';
     // complete: the header comes back with the claims, for the crit check, at no extra decoding.
     this.verifyOptions = {
       // EdDSA is never in this list: the config allows it in issuer mode only.
@@ -124,7 +126,7 @@ export class TokenVerifier implements OnApplicationBootstrap, OnModuleDestroy {
     // `crit` is refused whatever it names (jose would take `b64`).
     const header = decodeHeader(token);
     if (header === undefined) throw this.refuse('malformed');
-    const reason = headerReason(header) ?? accessTokenTypeReason(header);
+    const reason = headerReason(header) ?? accessTokenTypeReason(header, this.accessTokensOnly);
     if (reason !== undefined) throw this.refuse(reason);
     let claims: AgentClaims;
     try {

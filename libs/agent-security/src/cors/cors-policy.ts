@@ -39,8 +39,11 @@ function originMatcher(origins: CorsOrigin): (origin: string) => boolean {
 
 export function corsPolicy(options: CorsOptions): CorsPolicy {
   const list = Array.isArray(options.origins) ? options.origins : [options.origins];
+  const matches = originMatcher(options.origins);
   return {
-    isAllowed: originMatcher(options.origins),
+    // "Origin: null" is sent by every sandboxed iframe, file: page and cross-origin redirect of any site: with
+    // credentials no pattern or predicate may let it in, whatever it answers (the start-up check cannot see into a predicate).
+    isAllowed: options.credentials === true ? (origin) => origin !== 'null' && matches(origin) : matches,
     wildcard: !options.credentials && list.includes('*'),
     credentials: options.credentials === true,
     methods: (options.methods ?? DEFAULT_CORS_METHODS).join(', '),

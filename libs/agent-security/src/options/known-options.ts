@@ -40,6 +40,7 @@ export const JWT_OPTIONS: OptionTable = {
   audience: VALUE,
   jwksUri: VALUE,
   jwks: { cooldownMs: VALUE, timeoutMs: VALUE, cacheMaxAgeMs: VALUE, staleMaxAgeMs: VALUE },
+  accessTokenType: VALUE,
   clockToleranceSec: VALUE,
   requireExp: VALUE,
   // Claim names, or a function of the claims (a function is a leaf and not looked into).

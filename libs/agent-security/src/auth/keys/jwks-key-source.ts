@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { JwksConfig } from '../../agent-security.config.js';
 import { KeyLookupError } from '../token-refusal.js';
+import { keyUrlProblem } from './key-url.js';
 import { selectKey, signingKeys, type PublicJwk } from './jwk-selection.js';
 
 /** A discovery document or a JWKS larger than this is not a provider's. */
@@ -131,9 +132,10 @@ export class JwksKeySource {
     if (document?.issuer !== issuer) throw new Error(`the discovery document names issuer ${JSON.stringify(document?.issuer)}, not ${JSON.stringify(issuer)}`);
     const jwksUri = document.jwks_uri;
     if (typeof jwksUri !== 'string') throw new Error('the discovery document has no jwks_uri');
-    const url = new URL(jwksUri);
-    // The same rule as for a configured jwksUri: keys over plain http only from the machine itself.
-    if (url.protocol !== 'https:' && new URL(issuer).protocol === 'https:') throw new Error(`jwks_uri ${jwksUri} is not https`);
+    // The same rule as for a configured jwt.jwksUri, whatever the issuer's scheme: keys over plain http only from
+    // the machine itself. Refused here, not at start-up: the app starts, and tokens get jwks_unavailable.
+    const problem = keyUrlProblem(jwksUri);
+    if (problem !== undefined) throw new Error(`the jwks_uri found by discovery ${problem}`);
     return jwksUri;
   }
 }
