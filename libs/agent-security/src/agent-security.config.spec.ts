@@ -217,6 +217,14 @@ describe('resolveAgentSecurityConfig', () => {
 });
 
 describe('resolveAgentSecurityConfig, issuer mode (jwt.issuer without secret or publicKey)', () => {
+  it('refuses a secret or publicKey given as undefined or empty (an unset environment variable) instead of turning issuer mode on', () => {
+    const issuer = { issuer: 'https://auth.example.com/', audience: 'agent-api' };
+    for (const jwt of [{ ...issuer, secret: undefined }, { ...issuer, secret: '' }, { ...issuer, publicKey: undefined }]) {
+      expect(() => resolveAgentSecurityConfig({ jwt } as AgentSecurityOptions)).toThrow(/"jwt\.(secret|publicKey)": is (undefined|"") \(an unset environment variable\?\)/);
+    }
+    expect(resolveAgentSecurityConfig({ jwt: issuer }).jwt.jwks).toBeDefined();
+  });
+
   const ISSUER = 'https://idp.example/';
   const issuerMode = (jwt: Record<string, unknown>) => () => resolveAgentSecurityConfig({ jwt } as AgentSecurityOptions);
 

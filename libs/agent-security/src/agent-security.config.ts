@@ -172,6 +172,13 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   const jwt = options.jwt;
   if (typeof jwt !== 'object' || jwt === null) fail('jwt', 'is required');
   const hasKey = (value: unknown) => value !== undefined && value !== null && value !== '';
+  // `secret: process.env.JWT_SECRET` with the variable unset would otherwise switch an app that names an issuer to
+  // issuer mode in silence, and every token it mints itself would be refused.
+  for (const name of ['secret', 'publicKey'] as const) {
+    if (Object.hasOwn(jwt, name) && !hasKey(jwt[name])) {
+      fail(`jwt.${name}`, `is ${JSON.stringify(jwt[name]) ?? 'undefined'} (an unset environment variable?); give a value, or leave the key out for issuer mode`);
+    }
+  }
   const issuerMode = !hasKey(jwt.secret) && !hasKey(jwt.publicKey) && (jwt.issuer !== undefined || jwt.jwksUri !== undefined);
   if (!issuerMode) {
     if (jwt.jwksUri !== undefined) fail('jwt.jwksUri', `cannot be combined with jwt.${hasKey(jwt.secret) ? 'secret' : 'publicKey'}: tokens are verified with one kind of key`);
