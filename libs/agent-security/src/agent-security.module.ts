@@ -22,7 +22,8 @@ import { RateLimitStoreHealthIndicator } from './throttling/rate-limit-store.hea
 import { TierThrottlerGuard } from './throttling/tier-throttler.guard.js';
 import { throttlingProviders } from './throttling/throttling.providers.js';
 import { AGENT_SECURITY_STORE } from './throttling/throttling.constants.js';
-import { TokenBudgetGuard } from './usage/token-budget.guard.js';
+import { admissionProviders } from './admission/admission.providers.js';
+import { UsageSessions } from './usage/usage-session.js';
 import { AGENT_SECURITY_USAGE_STORE } from './usage/usage.constants.js';
 import { usageProviders } from './usage/usage.providers.js';
 import { UsageService } from './usage/usage.service.js';
@@ -63,10 +64,11 @@ import { UsageService } from './usage/usage.service.js';
     ...throttlingProviders,
     RateLimitStoreHealthIndicator,
     ...usageProviders,
-    // Order matters: Nest runs global guards in registration order, and throttling needs the verified tier.
+    ...admissionProviders,
+    UsageSessions,
+    // Order matters: Nest runs global guards in registration order, and throttling needs the verified tier. The tier
+    // guard admits budgeted routes too (budget, stream slot and windows in one store call).
     { provide: APP_GUARD, useClass: AuthGuard },
-    // Before the request throttle: a request refused for its token budget is not counted as a request.
-    { provide: APP_GUARD, useClass: TokenBudgetGuard },
     { provide: APP_GUARD, useClass: TierThrottlerGuard },
     { provide: APP_FILTER, inject: [AGENT_SECURITY_CONFIG], useFactory: exceptionFilter },
   ],

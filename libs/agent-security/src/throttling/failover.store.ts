@@ -31,7 +31,7 @@ export class FailoverStore implements SlidingWindowStore, RedisDownState, Before
 
   constructor(
     private readonly primary: SlidingWindowStore,
-    private readonly fallback: SlidingWindowStore,
+    readonly fallback: SlidingWindowStore,
     private readonly policy: StoreErrorPolicy,
     private readonly probeIntervalMs = 1000,
     /** A cheap question to Redis (PING): without it only requests find out that Redis is back. */

@@ -9,14 +9,22 @@ import {
   type ThrottlerModuleOptions,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
+import { randomUUID } from 'crypto';
 import type { IncomingMessage, ServerResponse } from 'http';
+import { AGENT_SECURITY_ADMISSION_STORE } from '../admission/admission.constants.js';
+import type { AdmissionStore, StreamSlotCheck, TokenBudgetCheck } from '../admission/admission.interface.js';
 import { AGENT_SECURITY_CONFIG, ANONYMOUS_TIER } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
+import type { AgentPrincipal } from '../auth/agent-principal.interface.js';
+import { AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from '../usage/usage.constants.js';
+import { TokenBudgetExceededException, TooManyStreamsException } from '../usage/usage.exceptions.js';
+import { UsageService } from '../usage/usage.service.js';
+import { UsageSessions } from '../usage/usage-session.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { rateLimitPolicy, setRateLimitHeaders, type RateLimitPolicy } from './rate-limit-headers.js';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
 import { RateLimitExceededException } from './rate-limit.exception.js';
-import type { SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
+import type { ConsumeResult, SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
 import {
   AGENT_SECURITY_STORE,
   DEFAULT_THROTTLER,
@@ -38,10 +46,16 @@ interface RouteThrottling {
   readonly ttl?: Resolvable;
   /** Appended to the caller's key, inside the same hash slot, for a route's own window. */
   readonly keySuffix: string;
+  /** `@TokenBudget()` (or `@AgentStream()`): a verified caller is admitted by the admission store. */
+  readonly budgeted: boolean;
+  readonly stream: boolean;
 }
 
 /**
- * Spends one request of the caller's tier budget per request, in one store call.
+ * Spends one request of the caller's tier budget per request, in one store call. On `@TokenBudget()` and
+ * `@AgentStream()` routes that call is the admission: the token budget, the stream slot and the request windows are
+ * checked and taken in one atomic step (one script call on Redis), so a request refused by any of them is counted
+ * by none; the tokens are recorded once more when the response ends (UsageSessions).
  *
  * The caller is the verified `userId` (the AuthGuard runs first), or the client IP on `@Public()`
  * routes (Express's `trust proxy` decides which IP; IPv6 by its /64). One budget per caller across all routes; a
@@ -64,6 +78,8 @@ export class TierThrottlerGuard extends ThrottlerGuard {
       limit: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_LIMIT + DEFAULT_THROTTLER, targets),
       ttl: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_TTL + DEFAULT_THROTTLER, targets),
       keySuffix: routeKeySuffix(controller, handler),
+      budgeted: this.reflector.getAllAndOverride<boolean>(TOKEN_BUDGET_METADATA, targets) === true,
+      stream: this.reflector.getAllAndOverride<boolean>(AGENT_STREAM_METADATA, targets) === true,
     };
   });
   private readonly tierPolicies = new Map<string, RateLimitPolicy>();
@@ -75,8 +91,11 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
-    @Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig,
+    @Inject(AGENT_SECURITY_CONFIG) private readonly config: AgentSecurityConfig,
     @Inject(AGENT_SECURITY_STORE) private readonly store: SlidingWindowStore,
+    @Inject(AGENT_SECURITY_ADMISSION_STORE) private readonly admission: AdmissionStore,
+    private readonly usage: UsageService,
+    private readonly sessions: UsageSessions,
   ) {
     super(options, storage, reflector);
     for (const [name, tier] of config.tiers) this.tierPolicies.set(name, rateLimitPolicy(name, tier.limit, tier.windowMs));
@@ -89,29 +108,81 @@ export class TierThrottlerGuard extends ThrottlerGuard {
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const route = this.routes.get(context);
-    if (route.skip) return true;
-
     // getArgByIndex, not switchToHttp(): that one adds three fresh closures to the context on every call.
     const request = context.getArgByIndex<IncomingMessage & { ip?: string }>(0);
-    const response = context.getArgByIndex<ServerResponse>(1);
     const principal = request.principal;
+    // A public route has no caller to bill: its windows only. @SkipThrottle() skips the windows, not the budget.
+    const admits = route.budgeted && principal !== undefined;
+    if (route.skip && !admits) return true;
+
+    const response = context.getArgByIndex<ServerResponse>(1);
     const policy = principal === undefined ? this.anonymousPolicy : this.tierPolicies.get(principal.tier)!;
     const callerKey = principal === undefined ? this.anonymousKey(request.ip) : `${this.userKeyPrefix}${principal.userId}}`;
 
-    const rules: WindowRule[] = [{ key: callerKey, limit: policy.limit, windowMs: policy.windowMs }];
+    const rules: WindowRule[] = [];
     let routePolicy: RateLimitPolicy | undefined;
-    if (route.limit !== undefined || route.ttl !== undefined) {
-      const limit = await this.resolve(context, route.limit, policy.limit);
-      const windowMs = await this.resolve(context, route.ttl, policy.windowMs);
-      const rule = { key: callerKey + route.keySuffix, limit, windowMs };
-      // As the tiers are checked at start-up: a whole limit >= 0 and a window >= 1 ms, or the headers would say
-      // "q=2.5" and a limit of -1 would refuse every request. A developer's mistake: a 500, with the route in the log.
-      if (!(Number.isInteger(limit) && limit >= 0 && windowMs >= 1 && windowMs < Infinity)) throw new InvalidWindowRuleError(rule);
-      routePolicy = rateLimitPolicy(ROUTE_POLICY_NAME, limit, windowMs);
-      rules.push(rule);
+    if (!route.skip) {
+      rules.push({ key: callerKey, limit: policy.limit, windowMs: policy.windowMs });
+      if (route.limit !== undefined || route.ttl !== undefined) {
+        const limit = await this.resolve(context, route.limit, policy.limit);
+        const windowMs = await this.resolve(context, route.ttl, policy.windowMs);
+        const rule = { key: callerKey + route.keySuffix, limit, windowMs };
+        // As the tiers are checked at start-up: a whole limit >= 0 and a window >= 1 ms, or the headers would say
+        // "q=2.5" and a limit of -1 would refuse every request. A developer's mistake: a 500, with the route in the log.
+        if (!(Number.isInteger(limit) && limit >= 0 && windowMs >= 1 && windowMs < Infinity)) throw new InvalidWindowRuleError(rule);
+        routePolicy = rateLimitPolicy(ROUTE_POLICY_NAME, limit, windowMs);
+        rules.push(rule);
+      }
     }
 
-    const { allowed, blockedBy, windows } = await this.store.consume(rules);
+    if (admits) return this.admit(route, request, response, principal!, rules, policy, routePolicy);
+    this.answerWindows(response, principal, policy, routePolicy, await this.store.consume(rules));
+    return true;
+  }
+
+  /** A verified caller on a budgeted route: one admission, refusals in the order the admission checks them. */
+  private async admit(
+    route: RouteThrottling,
+    request: IncomingMessage,
+    response: ServerResponse,
+    principal: AgentPrincipal,
+    rules: WindowRule[],
+    policy: RateLimitPolicy,
+    routePolicy: RateLimitPolicy | undefined,
+  ): Promise<boolean> {
+    const tier = this.config.tiers.get(principal.tier)!;
+    const budget = tier.tokens;
+    const tokens: TokenBudgetCheck | undefined =
+      budget === undefined ? undefined : { key: this.usage.tokensKey(principal), limit: budget.limit, windowMs: budget.windowMs };
+    const stream: StreamSlotCheck | undefined =
+      route.stream && tier.maxConcurrentStreams !== undefined
+        ? { key: this.usage.streamsKey(principal), leaseId: randomUUID(), max: tier.maxConcurrentStreams, leaseMs: this.config.streams.leaseMs }
+        : undefined;
+    const result = await this.admission.admit({ windows: rules, tokens, stream });
+    if (budget !== undefined) {
+      response.setHeader('X-TokenBudget-Limit', budget.limit);
+      response.setHeader('X-TokenBudget-Remaining', Math.max(0, budget.limit - result.tokensUsed));
+    }
+    if (result.refused === 'tokens') {
+      // A budget of 0 never frees: come back after a whole window, not every second.
+      const retryAfter = Math.max(1, Math.ceil((budget!.limit === 0 ? budget!.windowMs : result.tokensResetMs) / 1000));
+      response.setHeader('Retry-After', retryAfter);
+      throw new TokenBudgetExceededException(budget!.limit, result.tokensUsed, budget!.windowMs, retryAfter, principal.tier);
+    }
+    if (result.refused === 'streams') throw new TooManyStreamsException(stream!.max, principal.tier);
+    if (rules.length > 0) this.answerWindows(response, principal, policy, routePolicy, result.windows!);
+    this.sessions.open(request, response, principal, stream);
+    return true;
+  }
+
+  /** The windows' headers, and the refusal when one of them refused. */
+  private answerWindows(
+    response: ServerResponse,
+    principal: AgentPrincipal | undefined,
+    policy: RateLimitPolicy,
+    routePolicy: RateLimitPolicy | undefined,
+    { allowed, blockedBy, windows }: ConsumeResult,
+  ): void {
     const caller = windows[0];
     const callerReset = resetSeconds(policy, caller.resetMs);
     const callerRemaining = Math.max(0, policy.limit - caller.totalHits);
@@ -127,7 +198,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
         resetSec: ownReset,
       });
     }
-    if (allowed) return true;
+    if (allowed) return;
 
     const refused = blockedBy === 1 ? routePolicy! : policy;
     const retryAfter = Math.max(1, blockedBy === 1 ? ownReset : callerReset);

@@ -12,7 +12,7 @@ import type { TokenWindow, UsageStore } from './usage-store.interface.js';
 export class FailoverUsageStore implements UsageStore {
   constructor(
     private readonly primary: UsageStore,
-    private readonly fallback: UsageStore,
+    readonly fallback: UsageStore,
     private readonly policy: StoreErrorPolicy,
     private readonly redis: RedisDownState,
   ) {}

@@ -20,6 +20,11 @@ export class MemoryUsageStore implements UsageStore {
   }
 
   async tokens(key: string, windowMs: number): Promise<TokenWindow> {
+    return this.tokensSync(key, windowMs);
+  }
+
+  /** Synchronous, for the memory admission to check and take in one step, as the admission script does. */
+  tokensSync(key: string, windowMs: number): TokenWindow {
     const entry = this.buckets.get(key);
     if (entry === undefined) return { used: 0, resetMs: 0 };
     const now = this.now();
@@ -51,6 +56,13 @@ export class MemoryUsageStore implements UsageStore {
   }
 
   async acquireStream(key: string, leaseId: string, max: number, leaseMs: number): Promise<boolean> {
+    if (this.streamsHeld(key) >= max) return false;
+    this.leases.get(key)!.set(leaseId, this.now() + leaseMs);
+    return true;
+  }
+
+  /** Unexpired leases under `key` (the expired ones dropped); synchronous, for the memory admission. */
+  streamsHeld(key: string): number {
     const now = this.now();
     let held = this.leases.get(key);
     if (held === undefined) {
@@ -58,9 +70,12 @@ export class MemoryUsageStore implements UsageStore {
       this.leases.set(key, held);
     }
     for (const [id, expiresAt] of held) if (expiresAt <= now) held.delete(id);
-    if (held.size >= max) return false;
-    held.set(leaseId, now + leaseMs);
-    return true;
+    return held.size;
+  }
+
+  /** Takes a slot already found free in the same synchronous step. */
+  takeStream(key: string, leaseId: string, leaseMs: number): void {
+    this.leases.get(key)!.set(leaseId, this.now() + leaseMs);
   }
 
   /** As in Redis: a lease lost meanwhile (expired while it could not be renewed) is put back, its stream still runs. */
