@@ -1,5 +1,4 @@
 import { type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
@@ -20,6 +19,7 @@ import { AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from '../usage/usage.con
 import { TokenBudgetExceededException, TooManyStreamsException } from '../usage/usage.exceptions.js';
 import { UsageService } from '../usage/usage.service.js';
 import { UsageSessions } from '../usage/usage-session.js';
+import { KeySpace, routeKeySuffix } from '../keys/key-space.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { rateLimitPolicy, setRateLimitHeaders, type RateLimitPolicy } from './rate-limit-headers.js';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
@@ -84,8 +84,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
   });
   private readonly tierPolicies = new Map<string, RateLimitPolicy>();
   private readonly anonymousPolicy: RateLimitPolicy;
-  private readonly userKeyPrefix: string;
-  private readonly ipKeyPrefix: string;
+  private readonly keys: KeySpace;
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -100,9 +99,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     super(options, storage, reflector);
     for (const [name, tier] of config.tiers) this.tierPolicies.set(name, rateLimitPolicy(name, tier.limit, tier.windowMs));
     this.anonymousPolicy = rateLimitPolicy(ANONYMOUS_TIER, config.anonymous.limit, config.anonymous.windowMs);
-    // The braces are a Redis Cluster hash tag: every key of one caller lives in one slot, so one script can touch them all.
-    this.userKeyPrefix = `${config.throttling.keyPrefix}:{user:`;
-    this.ipKeyPrefix = `${config.throttling.keyPrefix}:{ip:`;
+    this.keys = new KeySpace(config.throttling.keyPrefix);
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -117,7 +114,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
 
     const response = context.getArgByIndex<ServerResponse>(1);
     const policy = principal === undefined ? this.anonymousPolicy : this.tierPolicies.get(principal.tier)!;
-    const callerKey = principal === undefined ? this.anonymousKey(request.ip) : `${this.userKeyPrefix}${principal.userId}}`;
+    const callerKey = principal === undefined ? this.anonymousKey(request.ip) : this.keys.user(principal.userId);
 
     const rules: WindowRule[] = [];
     let routePolicy: RateLimitPolicy | undefined;
@@ -153,10 +150,10 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     const tier = this.config.tiers.get(principal.tier)!;
     const budget = tier.tokens;
     const tokens: TokenBudgetCheck | undefined =
-      budget === undefined ? undefined : { key: this.usage.tokensKey(principal), limit: budget.limit, windowMs: budget.windowMs };
+      budget === undefined ? undefined : { key: this.keys.tokens(principal.userId), limit: budget.limit, windowMs: budget.windowMs };
     const stream: StreamSlotCheck | undefined =
       route.stream && tier.maxConcurrentStreams !== undefined
-        ? { key: this.usage.streamsKey(principal), leaseId: randomUUID(), max: tier.maxConcurrentStreams, leaseMs: this.config.streams.leaseMs }
+        ? { key: this.keys.streams(principal.userId), leaseId: randomUUID(), max: tier.maxConcurrentStreams, leaseMs: this.config.streams.leaseMs }
         : undefined;
     const result = await this.admission.admit({ windows: rules, tokens, stream });
     if (budget !== undefined) {
@@ -211,8 +208,8 @@ export class TierThrottlerGuard extends ThrottlerGuard {
    * otherwise take a fresh anonymous budget with every source address. An IPv4 address is used as it is, unparsed.
    */
   private anonymousKey(ip: string | undefined): string {
-    if (ip === undefined) return `${this.ipKeyPrefix}unknown}`;
-    return `${this.ipKeyPrefix}${ip.includes(':') ? normalizeIp(ip, this.ipv6SubnetPrefix) : ip}}`;
+    if (ip === undefined) return this.keys.anonymous('unknown');
+    return this.keys.anonymous(ip.includes(':') ? normalizeIp(ip, this.ipv6SubnetPrefix) : ip);
   }
 
   private async resolve(context: ExecutionContext, value: Resolvable | undefined, fallback: number): Promise<number> {
@@ -228,19 +225,6 @@ export class TierThrottlerGuard extends ThrottlerGuard {
  */
 function resetSeconds(policy: RateLimitPolicy, resetMs: number): number {
   return Math.ceil((policy.limit === 0 ? policy.windowMs : resetMs) / 1000);
-}
-
-/**
- * A route's own window, after the caller's key: its class and method names with its HTTP method, paths and version.
- * The names alone are not unique: a controller factory, a v1 and a v2 module, minified or anonymous classes give two
- * routes the same ones, and they then shared one window.
- */
-function routeKeySuffix(controller: Function, handler: Function): string {
-  const list = (value: unknown) => (Array.isArray(value) ? value.join(',') : value === undefined ? '' : String(value));
-  const method = list(Reflect.getMetadata(METHOD_METADATA, handler));
-  const paths = `${list(Reflect.getMetadata(PATH_METADATA, controller))}/${list(Reflect.getMetadata(PATH_METADATA, handler))}`;
-  const version = Reflect.getMetadata(VERSION_METADATA, handler) ?? Reflect.getMetadata(VERSION_METADATA, controller);
-  return `:route:${controller.name}.${handler.name}:${method}:${paths}${version === undefined ? '' : `:v${list(version)}`}`;
 }
 
 /** What a route's @Throttle() sets that the module does not apply: other throttlers, blockDuration, getTracker, generateKey. */

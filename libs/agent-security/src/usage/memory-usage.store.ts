@@ -43,16 +43,25 @@ export class MemoryUsageStore implements UsageStore {
   }
 
   async recordTokens(key: string, tokens: number, windowMs: number): Promise<void> {
-    const now = this.now();
-    const bucketMs = bucketMsFor(windowMs);
+    this.putBucket(key, Math.floor(this.now() / bucketMsFor(windowMs)), tokens, windowMs);
+  }
+
+  /** Adds tokens to one bucket of a caller's window. */
+  putBucket(key: string, bucket: number, tokens: number, windowMs: number): void {
     let entry = this.buckets.get(key);
     if (entry === undefined) {
       entry = { counts: new Map(), expiresAt: 0 };
       this.buckets.set(key, entry);
     }
-    const bucket = Math.floor(now / bucketMs);
     entry.counts.set(bucket, (entry.counts.get(bucket) ?? 0) + tokens);
-    entry.expiresAt = now + windowMs + bucketMs;
+    entry.expiresAt = Math.max(entry.expiresAt, this.now() + windowMs + bucketMsFor(windowMs));
+  }
+
+  /** Removes and returns a caller's buckets (index -> tokens), to be put into Redis once it answers again. */
+  takeBuckets(key: string): Map<number, number> | undefined {
+    const entry = this.buckets.get(key);
+    this.buckets.delete(key);
+    return entry?.counts;
   }
 
   async acquireStream(key: string, leaseId: string, max: number, leaseMs: number): Promise<boolean> {

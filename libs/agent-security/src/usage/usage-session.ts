@@ -24,7 +24,7 @@ export class UsageSessions {
     @Inject(AGENT_SECURITY_USAGE_STORE) private readonly store: UsageStore,
   ) {}
 
-  /** `streamsKey` and `leaseId` name the slot the admission took, if it took one. */
+  /** The stream slot (key and lease id) the admission took, if it took one. */
   open(request: IncomingMessage, response: ServerResponse, principal: AgentPrincipal, slot?: { key: string; leaseId: string }): void {
     const release = slot === undefined ? undefined : this.holdSlot(slot.key, slot.leaseId);
     // A client that left while the admission was awaited has already had its 'close': a listener added now would never
