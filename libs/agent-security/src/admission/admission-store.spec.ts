@@ -32,3 +32,32 @@ describe('on Redis', () => {
   });
   describeAdmissionContract('redis', () => redis);
 });
+
+describe('memory admission on a fake clock', () => {
+  let now = 1_700_000_000_000;
+  const clock = () => now;
+  const windows = new MemoryThrottlerStorage({ now: clock });
+  const usage = new MemoryUsageStore(clock);
+  const store = new MemoryAdmissionStore(windows, usage);
+  afterAll(() => {
+    windows.onApplicationShutdown();
+    usage.onApplicationShutdown();
+  });
+
+  it('admits again as the spent budget and the full window slide out, and not a moment before', () => {
+    const rules = [{ key: 'rl:{user:clock}', limit: 1, windowMs: 60_000 }];
+    const tokens = { key: 'rl:{user:clock}:tokens', limit: 10, windowMs: 60_000 };
+    expect(store.admitSync({ windows: rules, tokens }).refused).toBeUndefined();
+    usage.putBucket(tokens.key, Math.floor(now / 1000), 10, 60_000); // buckets of 60 000 / 60 ms
+    now += 30_000;
+    expect(store.admitSync({ windows: rules, tokens })).toMatchObject({ refused: 'tokens', tokensUsed: 10, tokensResetMs: 30_000 });
+    now += 29_999;
+    expect(store.admitSync({ windows: rules, tokens }).refused).toBe('tokens');
+    now += 1_000; // the token bucket has left the window; the request window's one entry too
+    const admitted = store.admitSync({ windows: rules, tokens });
+    expect(admitted).toMatchObject({ refused: undefined, tokensUsed: 0 });
+    expect(admitted.windows!.windows[0]).toEqual({ totalHits: 1, resetMs: 60_000 });
+    now += 59_999;
+    expect(store.admitSync({ windows: rules, tokens }).refused).toBe('windows');
+  });
+});
