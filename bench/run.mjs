@@ -78,7 +78,7 @@ const VARIANTS = [
     expect: { auth: true },
     jwks: true,
   },
-  { name: 'ours-logging', label: '6c. ours, logging only: RequestContextMiddleware + loggerParams() (request id, pino to a file path: the module\'s BatchedDestination)', expect: { requestId: true }, logs: true },
+  { name: 'ours-logging', label: '6c. ours, logging only: FrontDoor + loggerParams() (request id, pino to a file path: the module\'s BatchedDestination)', expect: { requestId: true }, logs: true },
   { name: 'ours-cors', label: '6d. ours, CORS only: CorsMiddleware', expect: { cors: true } },
   {
     name: 'ours-throttle-redis',

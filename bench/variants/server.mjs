@@ -23,8 +23,13 @@ import { resolveAgentSecurityConfig } from '../../libs/agent-security/dist/agent
 import { AuthGuard } from '../../libs/agent-security/dist/auth/auth.guard.js';
 import { TokenVerifier } from '../../libs/agent-security/dist/auth/token-verifier.js';
 import { CorsMiddleware } from '../../libs/agent-security/dist/cors/cors.middleware.js';
-import { createRootLogger, loggerParams } from '../../libs/agent-security/dist/logging/logger-options.js';
-import { RequestContextMiddleware } from '../../libs/agent-security/dist/logging/request-context.middleware.js';
+import { createRootLogger, DEFAULT_REDACT_PATHS, loggerParams } from '../../libs/agent-security/dist/logging/logger-options.js';
+import { FrontDoor } from '../../libs/agent-security/dist/http/front-door.js';
+import { AGENT_SECURITY_CONFIG } from '../../libs/agent-security/dist/agent-security.constants.js';
+import { AGENT_SECURITY_LOGGER } from '../../libs/agent-security/dist/logging/logging.constants.js';
+import { AGENT_SECURITY_STORE } from '../../libs/agent-security/dist/throttling/throttling.constants.js';
+import { AGENT_SECURITY_ADMISSION_STORE } from '../../libs/agent-security/dist/admission/admission.constants.js';
+import { UsageSessions } from '../../libs/agent-security/dist/usage/usage-session.js';
 import { TierThrottlerGuard } from '../../libs/agent-security/dist/throttling/tier-throttler.guard.js';
 import { SLIDING_WINDOW_SCRIPT } from '../../libs/agent-security/dist/throttling/sliding-window.script.js';
 import {
@@ -53,8 +58,14 @@ const lib = {
   CorsMiddleware,
   createRootLogger,
   loggerParams,
-  RequestContextMiddleware,
+  DEFAULT_REDACT_PATHS,
+  FrontDoor,
   TierThrottlerGuard,
+  AGENT_SECURITY_CONFIG,
+  AGENT_SECURITY_LOGGER,
+  AGENT_SECURITY_STORE,
+  AGENT_SECURITY_ADMISSION_STORE,
+  UsageSessions,
 };
 
 /** A named export of the library, or a clear error naming it (the library is being worked on). */
@@ -275,6 +286,10 @@ async function ourThrottling(store, { filled = false, setClock } = {}) {
       providers: [
         { provide: ours('AGENT_SECURITY_CONFIG'), useValue: config },
         { provide: ours('AGENT_SECURITY_STORE'), useValue: store },
+        // GET /me has no @TokenBudget(): the guard never admits here, so its budget parts are left empty.
+        { provide: ours('AGENT_SECURITY_ADMISSION_STORE'), useValue: {} },
+        { provide: ours('UsageService'), useValue: {} },
+        { provide: ours('UsageSessions'), useValue: {} },
         { provide: APP_GUARD, useClass: ours('TierThrottlerGuard') },
       ],
     }),
@@ -461,7 +476,7 @@ const variants = {
   },
 
   /**
-   * Logging (and the request id) as the module wires it: RequestContextMiddleware's `handle` mounted on the
+   * Logging (and the request id) as the module wires it: the FrontDoor's `handle` mounted on the
    * app before Nest's own middleware and body parser, the root logger from createRootLogger(), nestjs-pino
    * configured by loggerParams(root). CORS off (config.cors false).
    */
@@ -469,7 +484,7 @@ const variants = {
   'ours-logging'(level = 'info', destination, { logger = true } = {}) {
     const stream = destination === undefined ? LOG_FILE : pino.destination({ dest: LOG_FILE, ...destination });
     const config = ourConfig({ logging: logger ? { level, destination: stream } : false });
-    const RequestContextMiddleware = ours('RequestContextMiddleware');
+    const FrontDoor = ours('FrontDoor');
     const root = logger ? ours('createRootLogger')(config) : undefined;
     return {
       module: appModule({
@@ -479,11 +494,11 @@ const variants = {
           { provide: ours('AGENT_SECURITY_CONFIG'), useValue: config },
           { provide: ours('AGENT_SECURITY_LOGGER'), useValue: root },
           ours('CorsMiddleware'),
-          RequestContextMiddleware,
+          FrontDoor,
         ],
       }),
       before(app) {
-        app.use(app.get(RequestContextMiddleware).handle);
+        app.use(app.get(FrontDoor).handle);
       },
     };
   },
