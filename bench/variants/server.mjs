@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
-import { Controller, Get, Injectable, Module, Req, UnauthorizedException } from '@nestjs/common';
+import { Controller, Get, HttpCode, HttpException, Injectable, Module, Post, Req, UnauthorizedException } from '@nestjs/common';
 import { JwtModule, JwtService } from '@nestjs/jwt';
 import { ThrottlerGuard, ThrottlerModule, ThrottlerStorageService } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
@@ -91,6 +91,30 @@ function meController(kind, me) {
   else Req()(MeController.prototype, 'me', 0);
   Get('me')(MeController.prototype, 'me', Object.getOwnPropertyDescriptor(MeController.prototype, 'me'));
   return MeController;
+}
+
+/** What the stand-in model reports for one chat turn (rows 6i and 7e). */
+const CHAT_USAGE = Object.freeze({ inputTokens: 20, outputTokens: 30 });
+/** A token budget no run reaches, so every turn does the budget's work and none is refused. */
+const CHAT_TOKEN_LIMIT = 1e15;
+
+/**
+ * POST /agent/chat (200), the budgeted-chat rows' handler. `budget` decorates it (ours: @TokenBudget()); `chat` is
+ * the handler, given the request.
+ */
+function chatController(chat, budget) {
+  class ChatController {
+    chat(req) {
+      return chat(req);
+    }
+  }
+  Controller('agent')(ChatController);
+  Req()(ChatController.prototype, 'chat', 0);
+  const descriptor = Object.getOwnPropertyDescriptor(ChatController.prototype, 'chat');
+  if (budget !== undefined) budget(ChatController.prototype, 'chat', descriptor);
+  HttpCode(200)(ChatController.prototype, 'chat', descriptor);
+  Post('chat')(ChatController.prototype, 'chat', descriptor);
+  return ChatController;
 }
 
 function appModule(metadata) {
@@ -622,6 +646,52 @@ const variants = {
   /** The bare app plus the caller lookup rows 6e to 6g put in front of TierThrottlerGuard (there AuthGuard's job). */
   'x-bare-principal-middleware'() {
     return { module: appModule({ controllers: [meController('req')] }), before: principalLookup().middleware };
+  },
+
+  /** Row 6i: row 6 on a budgeted chat route: the module's one admission, then its record when the response ends. */
+  'ours-chat'() {
+    const AgentSecurityModule = ours('AgentSecurityModule');
+    const tiers = Object.fromEntries(Object.entries(TIERS).map(([name, tier]) => [name, { ...tier, tokens: { limit: CHAT_TOKEN_LIMIT, windowMs: WINDOW_MS } }]));
+    const chat = (req) => ({ userId: req.principal.userId, tier: req.principal.tier, usage: CHAT_USAGE });
+    return {
+      module: appModule({
+        imports: [
+          AgentSecurityModule.forRoot({
+            jwt: { secret: SECRET },
+            redis: REDIS_URL,
+            tiers,
+            logging: { level: 'info', destination: LOG_FILE },
+            cors: { origins: [ORIGIN] },
+          }),
+        ],
+        controllers: [chatController(chat, ours('TokenBudget')())],
+      }),
+    };
+  },
+
+  /**
+   * Row 7e: row 7 on the same chat route, the token budget by hand as a guide would add it: the caller's counter read
+   * before the model runs (429 when spent), its tokens added after the answer (INCRBY and PEXPIRE, not awaited).
+   */
+  'hand-chat'() {
+    const storage = new ThrottlerStorageRedisService(new Redis(REDIS_URL));
+    const redis = new Redis(REDIS_URL);
+    const spent = CHAT_USAGE.inputTokens + CHAT_USAGE.outputTokens;
+    const chat = async (req) => {
+      const key = `tokens:{${req.user.sub}}`;
+      if (Number((await redis.get(key)) ?? 0) >= CHAT_TOKEN_LIMIT) throw new HttpException('Token budget exceeded', 429);
+      const answer = { userId: req.user.sub, tier: req.user.tier, usage: CHAT_USAGE };
+      redis.multi().incrby(key, spent).pexpire(key, WINDOW_MS).exec().catch(() => undefined);
+      return answer;
+    };
+    return {
+      module: appModule({
+        imports: [handJwtModule(), handPino(), throttlerModule(storage, HUGE_LIMIT, (req) => req.user?.sub ?? req.ip)],
+        controllers: [chatController(chat)],
+        providers: [handJwtGuard(), { provide: APP_GUARD, useClass: ThrottlerGuard }],
+      }),
+      before: handCors,
+    };
   },
 
   'hand-full'() {
