@@ -20,7 +20,7 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import { RedisThrottlerStorage } from '@agent-security/core';
 import { CALLERS, FILLED_LIMIT, PREFILL_ENTRIES, makeTokens, writeTokens } from './lib/common.mjs';
 import { startJwks } from './lib/jwks.mjs';
-import { runLoad, sanityCheck } from './lib/load.mjs';
+import { CHAT, runLoad, sanityCheck } from './lib/load.mjs';
 import { pinSelf, pinningPlan, startServer } from './lib/process.mjs';
 import { SCRIPT_COMMANDS, diffSnapshots, redisSnapshot, startRedis } from './lib/redis.mjs';
 
@@ -78,7 +78,7 @@ const VARIANTS = [
     expect: { auth: true },
     jwks: true,
   },
-  { name: 'ours-logging', label: '6c. ours, logging only: RequestContextMiddleware + loggerParams() (request id, pino to a file path: the module\'s BatchedDestination)', expect: { requestId: true }, logs: true },
+  { name: 'ours-logging', label: '6c. ours, logging only: FrontDoor + loggerParams() (request id, pino to a file path: the module\'s BatchedDestination)', expect: { requestId: true }, logs: true },
   { name: 'ours-cors', label: '6d. ours, CORS only: CorsMiddleware', expect: { cors: true } },
   {
     name: 'ours-throttle-redis',
@@ -92,6 +92,18 @@ const VARIANTS = [
     name: 'hand-full',
     label: '7. by hand: @nestjs/jwt guard + @nestjs/throttler on @nest-lab Redis + nestjs-pino to file + request id + enableCors',
     ...FULL_STACK,
+  },
+  {
+    name: 'ours-chat',
+    label: '6i. ours, whole stack on a budgeted chat (POST /agent/chat, @TokenBudget(): one admission call, one record call)',
+    ...FULL_STACK,
+    request: CHAT,
+  },
+  {
+    name: 'hand-chat',
+    label: '7e. by hand, row 7 on the same chat, token budget by hand (GET the counter before, INCRBY + PEXPIRE after)',
+    ...FULL_STACK,
+    request: CHAT,
   },
   { name: 'hand-jwt', label: '7a. by hand, JWT only: guard on JwtService.verifyAsync', expect: { auth: true } },
   {
@@ -261,15 +273,15 @@ async function measure(variant, ctx, round) {
   }, { cpu: ctx.pin?.server });
   const out = {};
   try {
-    const problems = await sanityCheck(server.url, tokens[0], variant.expect);
+    const problems = await sanityCheck(server.url, tokens[0], variant.expect, variant.request);
     if (variant.redis && (await ctx.redis.client.dbsize()) === 0) problems.push('no key in Redis after a request');
     if (problems.length) throw new Error(`sanity check failed: ${problems.join('; ')}`);
-    if (WARMUP > 0) out.warmup = await runLoad(server.url, tokens, { connections: CONNECTIONS, duration: WARMUP });
+    if (WARMUP > 0) out.warmup = await runLoad(server.url, tokens, { connections: CONNECTIONS, duration: WARMUP, request: variant.request });
     const before = variant.redis ? await redisSnapshot(ctx.redis.client) : undefined;
     const cpuBefore = server.cpuTimes();
     // autocannon runs in this process: its CPU over the measured run is the load generator's share of the machine.
     const loadBefore = process.cpuUsage();
-    out.result = await runLoad(server.url, tokens, { connections: CONNECTIONS, duration: DURATION });
+    out.result = await runLoad(server.url, tokens, { connections: CONNECTIONS, duration: DURATION, request: variant.request });
     const load = process.cpuUsage(loadBefore);
     const cpuAfter = server.cpuTimes();
     out.cpuUsPerRequest = ((cpuAfter.total - cpuBefore.total) * 1e6) / out.result.total;

@@ -1,8 +1,8 @@
 import { Controller, Get, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { AgentSecurityModule, CurrentPrincipal, type AgentPrincipal, type AgentSecurityOptions } from '@agent-security/core';
+import { CurrentPrincipal, type AgentPrincipal, type AgentSecurityOptions } from '@agent-security/core';
 import { bearer, signToken, TEST_SECRET } from './support/demo-app';
+import { startApp } from '../libs/agent-security/test/support/build-app';
 
 @Controller('whoami')
 class WhoAmIController {
@@ -12,14 +12,8 @@ class WhoAmIController {
   }
 }
 
-async function start(jwt: Partial<AgentSecurityOptions['jwt']> = {}): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET, ...jwt }, logging: false })],
-    controllers: [WhoAmIController],
-  }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.init();
-  return app;
+function start(jwt: Partial<AgentSecurityOptions['jwt']> = {}): Promise<INestApplication> {
+  return startApp({ jwt: { secret: TEST_SECRET, ...jwt }, logging: false }, [WhoAmIController]);
 }
 
 describe('Claims mapping (e2e)', () => {

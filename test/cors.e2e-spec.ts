@@ -1,9 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
-import { Controller, Get, Module } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Controller, Get } from '@nestjs/common';
 import request from 'supertest';
-import { AgentSecurityModule, type CorsOptions } from '@agent-security/core';
+import { type CorsOptions } from '@agent-security/core';
 import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
+import { startApp } from '../libs/agent-security/test/support/build-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
 
 const ALLOWED = 'https://app.example';
@@ -75,11 +75,8 @@ class ThingController {
   }
 }
 
-async function appWith(cors: CorsOptions): Promise<INestApplication> {
-  @Module({ imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET }, logging: false, cors })], controllers: [ThingController] })
-  class App {}
-  const app = (await Test.createTestingModule({ imports: [App] }).compile()).createNestApplication();
-  return app.init();
+function appWith(cors: CorsOptions): Promise<INestApplication> {
+  return startApp({ jwt: { secret: TEST_SECRET }, logging: false, cors }, [ThingController]);
 }
 
 describe('CORS origin forms (e2e)', () => {

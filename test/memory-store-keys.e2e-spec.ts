@@ -15,10 +15,11 @@ describe('The keys the tier guard gives the memory store', () => {
     const store = app.get<MemoryThrottlerStorage>(AGENT_SECURITY_STORE);
     expect(store).toBeInstanceOf(MemoryThrottlerStorage);
     const seen: WindowRule[][] = [];
-    const consume = store.consume.bind(store);
-    store.consume = (rules) => {
+    // consumeSync: the plain routes' consume and the budgeted routes' admission both count through it.
+    const consumeSync = store.consumeSync.bind(store);
+    store.consumeSync = (rules) => {
       seen.push([...rules]);
-      return consume(rules);
+      return consumeSync(rules);
     };
     await request(app.getHttpServer()).get('/agent/models').expect(200);
     await request(app.getHttpServer()).post('/agent/chat').set(bearer(signToken({ sub: 'ip:{x}' }))).send({ message: 'hi' }).expect(200);

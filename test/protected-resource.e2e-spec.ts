@@ -1,10 +1,10 @@
 import { generateKeyPairSync } from 'crypto';
 import { Controller, Get, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { AgentSecurityModule, Public, RequireScopes, type AgentSecurityOptions } from '@agent-security/core';
+import { Public, RequireScopes, type AgentSecurityOptions } from '@agent-security/core';
 import { bearer, signToken, TEST_SECRET } from './support/demo-app';
+import { startApp } from '../libs/agent-security/test/support/build-app';
 
 @RequireScopes('agent:read')
 @Controller('things')
@@ -37,14 +37,8 @@ class PlainController {
   }
 }
 
-async function start(options: Partial<AgentSecurityOptions>): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET }, logging: false, ...options })],
-    controllers: [ThingsController, PlainController],
-  }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.init();
-  return app;
+function start(options: Partial<AgentSecurityOptions>): Promise<INestApplication> {
+  return startApp({ logging: false, ...options, jwt: { secret: TEST_SECRET, ...options.jwt } }, [ThingsController, PlainController]);
 }
 
 const WELL_KNOWN = '/.well-known/oauth-protected-resource';

@@ -1,8 +1,8 @@
 import { Controller, Get, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { AgentSecurityModule, RequireScopes, TokenBudget, Usage, type UsageMeter } from '@agent-security/core';
+import { RequireScopes, TokenBudget, Usage, type UsageMeter } from '@agent-security/core';
 import { bearer, signToken, TEST_SECRET } from './support/demo-app';
+import { startApp } from '../libs/agent-security/test/support/build-app';
 
 @RequireScopes('agent:read')
 @Controller('scoped')
@@ -48,18 +48,10 @@ describe('@RequireScopes (e2e)', () => {
   const token = (scope?: string) => signToken({ sub: `user-${user}`, ...(scope === undefined ? {} : { scope }) });
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        AgentSecurityModule.forRoot({
-          jwt: { secret: TEST_SECRET },
-          tiers: { free: { limit: 2, windowMs: 60_000, tokens: { limit: 50, windowMs: 60_000 } } },
-          logging: false,
-        }),
-      ],
-      controllers: [ScopedController, StackedController],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    app = await startApp(
+      { jwt: { secret: TEST_SECRET }, tiers: { free: { limit: 2, windowMs: 60_000, tokens: { limit: 50, windowMs: 60_000 } } }, logging: false },
+      [ScopedController, StackedController],
+    );
   });
   afterAll(() => app.close());
   beforeEach(() => user++);

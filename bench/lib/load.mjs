@@ -3,12 +3,21 @@ import { request as httpRequest } from 'node:http';
 import autocannon from 'autocannon';
 import { ORIGIN } from './common.mjs';
 
+/** The request every row sends unless it names its own (`request` in run.mjs: the budgeted-chat rows). */
+export const ME = { method: 'GET', path: '/me' };
+/** A chat turn on a budgeted route: a small JSON body, as an agent client posts it. */
+export const CHAT = { method: 'POST', path: '/agent/chat', body: JSON.stringify({ message: 'hello' }) };
+
+function requestHeaders(request) {
+  return request.body === undefined ? {} : { 'content-type': 'application/json' };
+}
+
 /**
  * One autocannon run against GET /me, for `duration` seconds or `amount` requests. Every request is built by
  * setupRequest with the next token of the pool (one shared counter across all connections), so consecutive requests
  * come from different callers.
  */
-export async function runLoad(url, tokens, { connections, duration, amount }) {
+export async function runLoad(url, tokens, { connections, duration, amount, request = ME }) {
   const headers = tokens.map((token) => `Bearer ${token}`);
   let next = 0;
   const result = await autocannon({
@@ -20,9 +29,10 @@ export async function runLoad(url, tokens, { connections, duration, amount }) {
     timeout: 10,
     requests: [
       {
-        method: 'GET',
-        path: '/me',
-        headers: { origin: ORIGIN, accept: 'application/json' },
+        method: request.method,
+        path: request.path,
+        ...(request.body === undefined ? {} : { body: request.body }),
+        headers: { origin: ORIGIN, accept: 'application/json', ...requestHeaders(request) },
         setupRequest(req) {
           req.headers.authorization = headers[next];
           next = next + 1 === headers.length ? 0 : next + 1;
@@ -44,9 +54,14 @@ export async function runLoad(url, tokens, { connections, duration, amount }) {
 }
 
 /** One request; resolves { status, headers, body }. */
-export function get(url, headers = {}) {
+export function get(url, headers = {}, request = ME) {
+  return getOne(url, headers, request);
+}
+
+function getOne(url, headers, request) {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}/me`, { method: 'GET', headers: { origin: ORIGIN, ...headers } }, (res) => {
+    const options = { method: request.method, headers: { origin: ORIGIN, ...requestHeaders(request), ...headers } };
+    const req = httpRequest(`${url}${request.path}`, options, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => (body += chunk));
@@ -54,7 +69,7 @@ export function get(url, headers = {}) {
     });
     req.on('error', reject);
     req.setTimeout(5000, () => req.destroy(new Error('sanity request timed out')));
-    req.end();
+    req.end(request.body);
   });
 }
 
@@ -64,8 +79,9 @@ export function get(url, headers = {}) {
  * cors (Access-Control-Allow-Origin for the request's Origin), requestId (an X-Request-ID header).
  * Returns a list of problems (empty when all is well).
  */
-export async function sanityCheck(url, token, expect) {
+export async function sanityCheck(url, token, expect, request = ME) {
   const problems = [];
+  const get = (url, headers) => getOne(url, headers, request);
   const ok = await get(url, { authorization: `Bearer ${token}` });
   if (ok.status !== 200) problems.push(`valid token: expected 200, got ${ok.status} ${ok.body.slice(0, 200)}`);
   let body;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
-import { Controller, Get, Injectable, Module, Req, UnauthorizedException } from '@nestjs/common';
+import { Controller, Get, HttpCode, HttpException, Injectable, Module, Post, Req, UnauthorizedException } from '@nestjs/common';
 import { JwtModule, JwtService } from '@nestjs/jwt';
 import { ThrottlerGuard, ThrottlerModule, ThrottlerStorageService } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
@@ -23,8 +23,13 @@ import { resolveAgentSecurityConfig } from '../../libs/agent-security/dist/agent
 import { AuthGuard } from '../../libs/agent-security/dist/auth/auth.guard.js';
 import { TokenVerifier } from '../../libs/agent-security/dist/auth/token-verifier.js';
 import { CorsMiddleware } from '../../libs/agent-security/dist/cors/cors.middleware.js';
-import { createRootLogger, loggerParams } from '../../libs/agent-security/dist/logging/logger-options.js';
-import { RequestContextMiddleware } from '../../libs/agent-security/dist/logging/request-context.middleware.js';
+import { createRootLogger, DEFAULT_REDACT_PATHS, loggerParams } from '../../libs/agent-security/dist/logging/logger-options.js';
+import { FrontDoor } from '../../libs/agent-security/dist/http/front-door.js';
+import { AGENT_SECURITY_CONFIG } from '../../libs/agent-security/dist/agent-security.constants.js';
+import { AGENT_SECURITY_LOGGER } from '../../libs/agent-security/dist/logging/logging.constants.js';
+import { AGENT_SECURITY_STORE } from '../../libs/agent-security/dist/throttling/throttling.constants.js';
+import { AGENT_SECURITY_ADMISSION_STORE } from '../../libs/agent-security/dist/admission/admission.constants.js';
+import { UsageSessions } from '../../libs/agent-security/dist/usage/usage-session.js';
 import { TierThrottlerGuard } from '../../libs/agent-security/dist/throttling/tier-throttler.guard.js';
 import { SLIDING_WINDOW_SCRIPT } from '../../libs/agent-security/dist/throttling/sliding-window.script.js';
 import {
@@ -53,8 +58,14 @@ const lib = {
   CorsMiddleware,
   createRootLogger,
   loggerParams,
-  RequestContextMiddleware,
+  DEFAULT_REDACT_PATHS,
+  FrontDoor,
   TierThrottlerGuard,
+  AGENT_SECURITY_CONFIG,
+  AGENT_SECURITY_LOGGER,
+  AGENT_SECURITY_STORE,
+  AGENT_SECURITY_ADMISSION_STORE,
+  UsageSessions,
 };
 
 /** A named export of the library, or a clear error naming it (the library is being worked on). */
@@ -80,6 +91,30 @@ function meController(kind, me) {
   else Req()(MeController.prototype, 'me', 0);
   Get('me')(MeController.prototype, 'me', Object.getOwnPropertyDescriptor(MeController.prototype, 'me'));
   return MeController;
+}
+
+/** What the stand-in model reports for one chat turn (rows 6i and 7e). */
+const CHAT_USAGE = Object.freeze({ inputTokens: 20, outputTokens: 30 });
+/** A token budget no run reaches, so every turn does the budget's work and none is refused. */
+const CHAT_TOKEN_LIMIT = 1e15;
+
+/**
+ * POST /agent/chat (200), the budgeted-chat rows' handler. `budget` decorates it (ours: @TokenBudget()); `chat` is
+ * the handler, given the request.
+ */
+function chatController(chat, budget) {
+  class ChatController {
+    chat(req) {
+      return chat(req);
+    }
+  }
+  Controller('agent')(ChatController);
+  Req()(ChatController.prototype, 'chat', 0);
+  const descriptor = Object.getOwnPropertyDescriptor(ChatController.prototype, 'chat');
+  if (budget !== undefined) budget(ChatController.prototype, 'chat', descriptor);
+  HttpCode(200)(ChatController.prototype, 'chat', descriptor);
+  Post('chat')(ChatController.prototype, 'chat', descriptor);
+  return ChatController;
 }
 
 function appModule(metadata) {
@@ -275,6 +310,10 @@ async function ourThrottling(store, { filled = false, setClock } = {}) {
       providers: [
         { provide: ours('AGENT_SECURITY_CONFIG'), useValue: config },
         { provide: ours('AGENT_SECURITY_STORE'), useValue: store },
+        // GET /me has no @TokenBudget(): the guard never admits here, so its budget parts are left empty.
+        { provide: ours('AGENT_SECURITY_ADMISSION_STORE'), useValue: {} },
+        { provide: ours('UsageService'), useValue: {} },
+        { provide: ours('UsageSessions'), useValue: {} },
         { provide: APP_GUARD, useClass: ours('TierThrottlerGuard') },
       ],
     }),
@@ -461,7 +500,7 @@ const variants = {
   },
 
   /**
-   * Logging (and the request id) as the module wires it: RequestContextMiddleware's `handle` mounted on the
+   * Logging (and the request id) as the module wires it: the FrontDoor's `handle` mounted on the
    * app before Nest's own middleware and body parser, the root logger from createRootLogger(), nestjs-pino
    * configured by loggerParams(root). CORS off (config.cors false).
    */
@@ -469,7 +508,7 @@ const variants = {
   'ours-logging'(level = 'info', destination, { logger = true } = {}) {
     const stream = destination === undefined ? LOG_FILE : pino.destination({ dest: LOG_FILE, ...destination });
     const config = ourConfig({ logging: logger ? { level, destination: stream } : false });
-    const RequestContextMiddleware = ours('RequestContextMiddleware');
+    const FrontDoor = ours('FrontDoor');
     const root = logger ? ours('createRootLogger')(config) : undefined;
     return {
       module: appModule({
@@ -479,11 +518,11 @@ const variants = {
           { provide: ours('AGENT_SECURITY_CONFIG'), useValue: config },
           { provide: ours('AGENT_SECURITY_LOGGER'), useValue: root },
           ours('CorsMiddleware'),
-          RequestContextMiddleware,
+          FrontDoor,
         ],
       }),
       before(app) {
-        app.use(app.get(RequestContextMiddleware).handle);
+        app.use(app.get(FrontDoor).handle);
       },
     };
   },
@@ -607,6 +646,52 @@ const variants = {
   /** The bare app plus the caller lookup rows 6e to 6g put in front of TierThrottlerGuard (there AuthGuard's job). */
   'x-bare-principal-middleware'() {
     return { module: appModule({ controllers: [meController('req')] }), before: principalLookup().middleware };
+  },
+
+  /** Row 6i: row 6 on a budgeted chat route: the module's one admission, then its record when the response ends. */
+  'ours-chat'() {
+    const AgentSecurityModule = ours('AgentSecurityModule');
+    const tiers = Object.fromEntries(Object.entries(TIERS).map(([name, tier]) => [name, { ...tier, tokens: { limit: CHAT_TOKEN_LIMIT, windowMs: WINDOW_MS } }]));
+    const chat = (req) => ({ userId: req.principal.userId, tier: req.principal.tier, usage: CHAT_USAGE });
+    return {
+      module: appModule({
+        imports: [
+          AgentSecurityModule.forRoot({
+            jwt: { secret: SECRET },
+            redis: REDIS_URL,
+            tiers,
+            logging: { level: 'info', destination: LOG_FILE },
+            cors: { origins: [ORIGIN] },
+          }),
+        ],
+        controllers: [chatController(chat, ours('TokenBudget')())],
+      }),
+    };
+  },
+
+  /**
+   * Row 7e: row 7 on the same chat route, the token budget by hand as a guide would add it: the caller's counter read
+   * before the model runs (429 when spent), its tokens added after the answer (INCRBY and PEXPIRE, not awaited).
+   */
+  'hand-chat'() {
+    const storage = new ThrottlerStorageRedisService(new Redis(REDIS_URL));
+    const redis = new Redis(REDIS_URL);
+    const spent = CHAT_USAGE.inputTokens + CHAT_USAGE.outputTokens;
+    const chat = async (req) => {
+      const key = `tokens:{${req.user.sub}}`;
+      if (Number((await redis.get(key)) ?? 0) >= CHAT_TOKEN_LIMIT) throw new HttpException('Token budget exceeded', 429);
+      const answer = { userId: req.user.sub, tier: req.user.tier, usage: CHAT_USAGE };
+      redis.multi().incrby(key, spent).pexpire(key, WINDOW_MS).exec().catch(() => undefined);
+      return answer;
+    };
+    return {
+      module: appModule({
+        imports: [handJwtModule(), handPino(), throttlerModule(storage, HUGE_LIMIT, (req) => req.user?.sub ?? req.ip)],
+        controllers: [chatController(chat)],
+        providers: [handJwtGuard(), { provide: APP_GUARD, useClass: ThrottlerGuard }],
+      }),
+      before: handCors,
+    };
   },
 
   'hand-full'() {

@@ -10,19 +10,21 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { ProtectedResourceController } from './auth/protected-resource.controller.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { CorsMiddleware } from './cors/cors.middleware.js';
+import { seamFor } from './http/express-adapter.js';
+import { FrontDoor } from './http/front-door.js';
 import { HttpServerHooks } from './http/http-server.hooks.js';
-import { withSecurityHook } from './http/security-hook.js';
 import { exceptionFilter } from './errors/http-exception.filter.js';
 import { unbudgetedRoutes } from './options/unbudgeted-routes.js';
 import { createRootLogger, loggerParams, logDestination } from './logging/logger-options.js';
 import { AGENT_SECURITY_LOG_DESTINATION, AGENT_SECURITY_LOGGER } from './logging/logging.constants.js';
-import { RequestContextMiddleware } from './logging/request-context.middleware.js';
 import { RedisConnection } from './throttling/redis-connection.js';
 import { RateLimitStoreHealthIndicator } from './throttling/rate-limit-store.health.js';
 import { TierThrottlerGuard } from './throttling/tier-throttler.guard.js';
 import { throttlingProviders } from './throttling/throttling.providers.js';
 import { AGENT_SECURITY_STORE } from './throttling/throttling.constants.js';
-import { TokenBudgetGuard } from './usage/token-budget.guard.js';
+import { AdmissionGuard } from './admission/admission.guard.js';
+import { admissionProviders } from './admission/admission.providers.js';
+import { UsageSessions } from './usage/usage-session.js';
 import { AGENT_SECURITY_USAGE_STORE } from './usage/usage.constants.js';
 import { usageProviders } from './usage/usage.providers.js';
 import { UsageService } from './usage/usage.service.js';
@@ -42,7 +44,7 @@ import { UsageService } from './usage/usage.service.js';
   controllers: [ProtectedResourceController],
   providers: [
     CorsMiddleware,
-    RequestContextMiddleware,
+    FrontDoor,
     HttpServerHooks,
     // A provider of its own so that Nest's shutdown hooks reach it: a BatchedDestination writes what is pending then.
     { provide: AGENT_SECURITY_LOG_DESTINATION, inject: [AGENT_SECURITY_CONFIG], useFactory: logDestination },
@@ -63,11 +65,12 @@ import { UsageService } from './usage/usage.service.js';
     ...throttlingProviders,
     RateLimitStoreHealthIndicator,
     ...usageProviders,
-    // Order matters: Nest runs global guards in registration order, and throttling needs the verified tier.
-    { provide: APP_GUARD, useClass: AuthGuard },
-    // Before the request throttle: a request refused for its token budget is not counted as a request.
-    { provide: APP_GUARD, useClass: TokenBudgetGuard },
-    { provide: APP_GUARD, useClass: TierThrottlerGuard },
+    ...admissionProviders,
+    UsageSessions,
+    AuthGuard,
+    TierThrottlerGuard,
+    // The one global guard: it states the order of the checks (authenticate, then limits and admission).
+    { provide: APP_GUARD, useClass: AdmissionGuard },
     { provide: APP_FILTER, inject: [AGENT_SECURITY_CONFIG], useFactory: exceptionFilter },
   ],
   exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOGGER, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection, RateLimitStoreHealthIndicator, UsageService, AGENT_SECURITY_USAGE_STORE],
@@ -78,17 +81,17 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
   constructor(
     @Inject(ModulesContainer) private readonly modules: ModulesContainer,
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
-    @Inject(RequestContextMiddleware) private readonly requestContext: RequestContextMiddleware,
+    @Inject(FrontDoor) private readonly frontDoor: FrontDoor,
     @Inject(AGENT_SECURITY_CONFIG) private readonly config: AgentSecurityConfig,
   ) {
     super();
     // The adapter is set before init() registers the body parser (at once with NestFactory.create, at
-    // createNestApplication with a testing module): mounted then, request ids, timing, logging,
-    // the request's logger for nestjs-pino and CORS reach even a malformed-body 400.
+    // createNestApplication with a testing module): mounted then, the front door's steps reach even a malformed-body 400.
     adapterHost.init$.subscribe(() => {
       const adapter = adapterHost.httpAdapter;
-      if (adapter?.getType() === 'express' && !this.mountedEarly) {
-        adapter.use(withSecurityHook(adapter, requestContext.handle));
+      const seam = seamFor(adapter?.getType());
+      if (seam !== undefined && !this.mountedEarly) {
+        seam.mount(adapter, frontDoor.handle);
         this.mountedEarly = true;
       }
     });
@@ -96,14 +99,14 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
 
   configure(consumer: MiddlewareConsumer): void {
     // Every path, 404s and preflights included, before any guard. A no-op where mounted early.
-    if (!this.mountedEarly) consumer.apply(this.requestContext.handle).forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
+    if (!this.mountedEarly) consumer.apply(this.frontDoor.handle).forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
   }
 
   onModuleInit(): void {
-    // Its headers, CORS and logging are written on Node's ServerResponse, as Express hands it over; on another
-    // adapter (Fastify's reply) every request would fail with a 500, so the app does not start instead.
+    // Its headers, CORS and logging are written on Node's ServerResponse, as Express hands it over; on a platform
+    // without a seam (http/express-adapter.ts) every request would fail with a 500, so the app does not start instead.
     const adapterType = this.adapterHost.httpAdapter?.getType();
-    if (adapterType !== undefined && adapterType !== 'express') {
+    if (adapterType !== undefined && seamFor(adapterType) === undefined) {
       throw new Error(`AgentSecurityModule works on the Express adapter (@nestjs/platform-express) only; this app uses "${adapterType}".`);
     }
     let imports = 0;

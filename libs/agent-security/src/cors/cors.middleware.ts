@@ -5,7 +5,7 @@ import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { corsPolicy, type CorsPolicy } from './cors-policy.js';
 
 /**
- * CORS applied by the module itself, at the front of the request (see RequestContextMiddleware): it runs before every guard, so a preflight is
+ * CORS applied by the module itself, at the front of the request (the front door, http/front-door.ts): it runs before every guard, so a preflight is
  * answered here (no token needed, not counted) and never reaches authentication or throttling.
  * A disallowed origin gets no Access-Control-Allow-Origin, which is what makes the browser refuse.
  */

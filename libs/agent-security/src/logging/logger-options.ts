@@ -100,7 +100,7 @@ export function completionLog(config: AgentSecurityConfig, root: Logger): Comple
 
 /**
  * nestjs-pino's parameters. The request logger is the module's own (`useExisting`: see
- * RequestContextMiddleware); nestjs-pino binds it to the request's async context, so `Logger` and
+ * the front door, http/front-door.ts); nestjs-pino binds it to the request's async context, so `Logger` and
  * `PinoLogger` calls inside a handler carry the request id, and `PinoLogger.assign()` works. Lines logged
  * outside any request go to the same root logger. `forRoutes: []`: nestjs-pino mounts its middleware on no
  * route; the module's front handler calls it instead (`requestLoggerBinding`).

@@ -22,7 +22,7 @@ export function trustsIncomingRequestId(config: AgentSecurityConfig): boolean {
 }
 
 /**
- * Gives the request its id once, whoever asks first (RequestContextMiddleware, or the exception
+ * Gives the request its id once, whoever asks first (the front door, http/front-door.ts, or the exception
  * filter for an error raised where the middleware is not mounted first), and echoes it.
  */
 export function assignRequestId(request: IncomingMessage, response: ServerResponse, trustIncoming: boolean): string {

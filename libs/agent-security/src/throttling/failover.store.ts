@@ -11,6 +11,8 @@ export interface RedisDownState {
   readonly isDown: boolean;
   /** A command failed for want of Redis: every store sharing the state stops asking it until it is back. */
   markDown(reason: string): void;
+  /** Runs `listener` each time Redis answers again after being down (the other stores then put back what they kept meanwhile). */
+  onRecovered(listener: () => void): void;
 }
 
 export { STORE_UNAVAILABLE_MESSAGE } from '../errors/store-unavailable.exception.js';
@@ -28,10 +30,11 @@ export class FailoverStore implements SlidingWindowStore, RedisDownState, Before
   private readonly logger = new Logger('AgentSecurity');
   /** While down: asks Redis itself, so that the state comes back without a rate-limited request (a readiness probe sends none). */
   private pinger: NodeJS.Timeout | undefined;
+  private readonly recovered: Array<() => void> = [];
 
   constructor(
     private readonly primary: SlidingWindowStore,
-    private readonly fallback: SlidingWindowStore,
+    readonly fallback: SlidingWindowStore,
     private readonly policy: StoreErrorPolicy,
     private readonly probeIntervalMs = 1000,
     /** A cheap question to Redis (PING): without it only requests find out that Redis is back. */
@@ -46,6 +49,10 @@ export class FailoverStore implements SlidingWindowStore, RedisDownState, Before
     this.lastError = reason;
     this.logger.warn(`Redis unavailable (${reason}): ${POLICY_EFFECT[this.policy]}`);
     this.startPinging();
+  }
+
+  onRecovered(listener: () => void): void {
+    this.recovered.push(listener);
   }
 
   get isDown(): boolean {
@@ -82,6 +89,7 @@ export class FailoverStore implements SlidingWindowStore, RedisDownState, Before
     this.lastError = undefined;
     this.stopPinging();
     this.logger.log('Redis is back: rate limits are enforced in Redis again');
+    for (const listener of this.recovered) listener();
   }
 
   private startPinging(): void {

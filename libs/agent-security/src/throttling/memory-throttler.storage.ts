@@ -1,5 +1,6 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { normalizeIp, type ThrottlerStorage } from '@nestjs/throttler';
+import { isAnonymousKey, overflowKeyOf } from '../keys/key-space.js';
 import { toThrottlerRecord, type ThrottlerStorageRecord } from './throttler-record.js';
 import type { ConsumeResult, SlidingWindowStore, WindowRule, WindowState } from './sliding-window.interface.js';
 
@@ -354,22 +355,14 @@ export class MemoryThrottlerStorage implements ThrottlerStorage, SlidingWindowSt
   }
 }
 
-/** The module keys an anonymous caller `prefix:{ip:<ip>}` (its first hash tag); a verified one `prefix:{user:<sub>}`. */
-export function isAnonymousKey(key: string): boolean {
-  const brace = key.indexOf('{');
-  return brace >= 0 && key.startsWith('ip:', brace + 1);
-}
+export { isAnonymousKey };
 
 /**
  * The key with its IP replaced by the IP's network: an IPv4 address's /24, an IPv6 /64 (the guard's grouping) by its /48;
  * anything else (an unknown IP) by `group` for everyone.
  */
 function overflowKey(key: string, group?: string): string {
-  const start = key.indexOf('{ip:') + 4;
-  const end = key.indexOf('}', start);
-  const ip = key.slice(start, end < 0 ? key.length : end);
-  const network = group ?? networkOf(ip);
-  return `${key.slice(0, start)}overflow:${network}${end < 0 ? '' : key.slice(end)}`;
+  return overflowKeyOf(key, group === undefined ? networkOf : () => group);
 }
 
 const IPV4 = /^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$/;

@@ -1,5 +1,4 @@
 import { type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
@@ -9,14 +8,23 @@ import {
   type ThrottlerModuleOptions,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
+import { randomUUID } from 'crypto';
 import type { IncomingMessage, ServerResponse } from 'http';
+import { AGENT_SECURITY_ADMISSION_STORE } from '../admission/admission.constants.js';
+import type { AdmissionStore, StreamSlotCheck, TokenBudgetCheck } from '../admission/admission.interface.js';
 import { AGENT_SECURITY_CONFIG, ANONYMOUS_TIER } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
+import type { AgentPrincipal } from '../auth/agent-principal.interface.js';
+import { AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from '../usage/usage.constants.js';
+import { TokenBudgetExceededException, TooManyStreamsException } from '../usage/usage.exceptions.js';
+import { UsageService } from '../usage/usage.service.js';
+import { UsageSessions } from '../usage/usage-session.js';
+import { KeySpace, routeKeySuffix } from '../keys/key-space.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { rateLimitPolicy, setRateLimitHeaders, type RateLimitPolicy } from './rate-limit-headers.js';
 import { InvalidWindowRuleError } from './invalid-window-rule.error.js';
 import { RateLimitExceededException } from './rate-limit.exception.js';
-import type { SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
+import type { ConsumeResult, SlidingWindowStore, WindowRule } from './sliding-window.interface.js';
 import {
   AGENT_SECURITY_STORE,
   DEFAULT_THROTTLER,
@@ -38,10 +46,16 @@ interface RouteThrottling {
   readonly ttl?: Resolvable;
   /** Appended to the caller's key, inside the same hash slot, for a route's own window. */
   readonly keySuffix: string;
+  /** `@TokenBudget()` (or `@AgentStream()`): a verified caller is admitted by the admission store. */
+  readonly budgeted: boolean;
+  readonly stream: boolean;
 }
 
 /**
- * Spends one request of the caller's tier budget per request, in one store call.
+ * Spends one request of the caller's tier budget per request, in one store call. On `@TokenBudget()` and
+ * `@AgentStream()` routes that call is the admission: the token budget, the stream slot and the request windows are
+ * checked and taken in one atomic step (one script call on Redis), so a request refused by any of them is counted
+ * by none; the tokens are recorded once more when the response ends (UsageSessions).
  *
  * The caller is the verified `userId` (the AuthGuard runs first), or the client IP on `@Public()`
  * routes (Express's `trust proxy` decides which IP; IPv6 by its /64). One budget per caller across all routes; a
@@ -64,54 +78,108 @@ export class TierThrottlerGuard extends ThrottlerGuard {
       limit: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_LIMIT + DEFAULT_THROTTLER, targets),
       ttl: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_TTL + DEFAULT_THROTTLER, targets),
       keySuffix: routeKeySuffix(controller, handler),
+      budgeted: this.reflector.getAllAndOverride<boolean>(TOKEN_BUDGET_METADATA, targets) === true,
+      stream: this.reflector.getAllAndOverride<boolean>(AGENT_STREAM_METADATA, targets) === true,
     };
   });
   private readonly tierPolicies = new Map<string, RateLimitPolicy>();
   private readonly anonymousPolicy: RateLimitPolicy;
-  private readonly userKeyPrefix: string;
-  private readonly ipKeyPrefix: string;
+  private readonly keys: KeySpace;
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
-    @Inject(AGENT_SECURITY_CONFIG) config: AgentSecurityConfig,
+    @Inject(AGENT_SECURITY_CONFIG) private readonly config: AgentSecurityConfig,
     @Inject(AGENT_SECURITY_STORE) private readonly store: SlidingWindowStore,
+    @Inject(AGENT_SECURITY_ADMISSION_STORE) private readonly admission: AdmissionStore,
+    private readonly usage: UsageService,
+    private readonly sessions: UsageSessions,
   ) {
     super(options, storage, reflector);
     for (const [name, tier] of config.tiers) this.tierPolicies.set(name, rateLimitPolicy(name, tier.limit, tier.windowMs));
     this.anonymousPolicy = rateLimitPolicy(ANONYMOUS_TIER, config.anonymous.limit, config.anonymous.windowMs);
-    // The braces are a Redis Cluster hash tag: every key of one caller lives in one slot, so one script can touch them all.
-    this.userKeyPrefix = `${config.throttling.keyPrefix}:{user:`;
-    this.ipKeyPrefix = `${config.throttling.keyPrefix}:{ip:`;
+    this.keys = new KeySpace(config.throttling.keyPrefix);
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const route = this.routes.get(context);
-    if (route.skip) return true;
-
     // getArgByIndex, not switchToHttp(): that one adds three fresh closures to the context on every call.
     const request = context.getArgByIndex<IncomingMessage & { ip?: string }>(0);
-    const response = context.getArgByIndex<ServerResponse>(1);
     const principal = request.principal;
-    const policy = principal === undefined ? this.anonymousPolicy : this.tierPolicies.get(principal.tier)!;
-    const callerKey = principal === undefined ? this.anonymousKey(request.ip) : `${this.userKeyPrefix}${principal.userId}}`;
+    // A public route has no caller to bill: its windows only. @SkipThrottle() skips the windows, not the budget.
+    const admits = route.budgeted && principal !== undefined;
+    if (route.skip && !admits) return true;
 
-    const rules: WindowRule[] = [{ key: callerKey, limit: policy.limit, windowMs: policy.windowMs }];
+    const response = context.getArgByIndex<ServerResponse>(1);
+    const policy = principal === undefined ? this.anonymousPolicy : this.tierPolicies.get(principal.tier)!;
+    const callerKey = principal === undefined ? this.anonymousKey(request.ip) : this.keys.user(principal.userId);
+
+    const rules: WindowRule[] = [];
     let routePolicy: RateLimitPolicy | undefined;
-    if (route.limit !== undefined || route.ttl !== undefined) {
-      const limit = await this.resolve(context, route.limit, policy.limit);
-      const windowMs = await this.resolve(context, route.ttl, policy.windowMs);
-      const rule = { key: callerKey + route.keySuffix, limit, windowMs };
-      // As the tiers are checked at start-up: a whole limit >= 0 and a window >= 1 ms, or the headers would say
-      // "q=2.5" and a limit of -1 would refuse every request. A developer's mistake: a 500, with the route in the log.
-      if (!(Number.isInteger(limit) && limit >= 0 && windowMs >= 1 && windowMs < Infinity)) throw new InvalidWindowRuleError(rule);
-      routePolicy = rateLimitPolicy(ROUTE_POLICY_NAME, limit, windowMs);
-      rules.push(rule);
+    if (!route.skip) {
+      rules.push({ key: callerKey, limit: policy.limit, windowMs: policy.windowMs });
+      if (route.limit !== undefined || route.ttl !== undefined) {
+        const limit = await this.resolve(context, route.limit, policy.limit);
+        const windowMs = await this.resolve(context, route.ttl, policy.windowMs);
+        const rule = { key: callerKey + route.keySuffix, limit, windowMs };
+        // As the tiers are checked at start-up: a whole limit >= 0 and a window >= 1 ms, or the headers would say
+        // "q=2.5" and a limit of -1 would refuse every request. A developer's mistake: a 500, with the route in the log.
+        if (!(Number.isInteger(limit) && limit >= 0 && windowMs >= 1 && windowMs < Infinity)) throw new InvalidWindowRuleError(rule);
+        routePolicy = rateLimitPolicy(ROUTE_POLICY_NAME, limit, windowMs);
+        rules.push(rule);
+      }
     }
 
-    const { allowed, blockedBy, windows } = await this.store.consume(rules);
+    if (admits) return this.admit(route, request, response, principal!, rules, policy, routePolicy);
+    this.answerWindows(response, principal, policy, routePolicy, await this.store.consume(rules));
+    return true;
+  }
+
+  /** A verified caller on a budgeted route: one admission, refusals in the order the admission checks them. */
+  private async admit(
+    route: RouteThrottling,
+    request: IncomingMessage,
+    response: ServerResponse,
+    principal: AgentPrincipal,
+    rules: WindowRule[],
+    policy: RateLimitPolicy,
+    routePolicy: RateLimitPolicy | undefined,
+  ): Promise<boolean> {
+    const tier = this.config.tiers.get(principal.tier)!;
+    const budget = tier.tokens;
+    const tokens: TokenBudgetCheck | undefined =
+      budget === undefined ? undefined : { key: this.keys.tokens(principal.userId), limit: budget.limit, windowMs: budget.windowMs };
+    const stream: StreamSlotCheck | undefined =
+      route.stream && tier.maxConcurrentStreams !== undefined
+        ? { key: this.keys.streams(principal.userId), leaseId: randomUUID(), max: tier.maxConcurrentStreams, leaseMs: this.config.streams.leaseMs }
+        : undefined;
+    const result = await this.admission.admit({ windows: rules, tokens, stream });
+    if (budget !== undefined) {
+      response.setHeader('X-TokenBudget-Limit', budget.limit);
+      response.setHeader('X-TokenBudget-Remaining', Math.max(0, budget.limit - result.tokensUsed));
+    }
+    if (result.refused === 'tokens') {
+      // A budget of 0 never frees: come back after a whole window, not every second.
+      const retryAfter = Math.max(1, Math.ceil((budget!.limit === 0 ? budget!.windowMs : result.tokensResetMs) / 1000));
+      response.setHeader('Retry-After', retryAfter);
+      throw new TokenBudgetExceededException(budget!.limit, result.tokensUsed, budget!.windowMs, retryAfter, principal.tier);
+    }
+    if (result.refused === 'streams') throw new TooManyStreamsException(stream!.max, principal.tier);
+    if (rules.length > 0) this.answerWindows(response, principal, policy, routePolicy, result.windows!);
+    this.sessions.open(request, response, principal, stream);
+    return true;
+  }
+
+  /** The windows' headers, and the refusal when one of them refused. */
+  private answerWindows(
+    response: ServerResponse,
+    principal: AgentPrincipal | undefined,
+    policy: RateLimitPolicy,
+    routePolicy: RateLimitPolicy | undefined,
+    { allowed, blockedBy, windows }: ConsumeResult,
+  ): void {
     const caller = windows[0];
     const callerReset = resetSeconds(policy, caller.resetMs);
     const callerRemaining = Math.max(0, policy.limit - caller.totalHits);
@@ -127,7 +195,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
         resetSec: ownReset,
       });
     }
-    if (allowed) return true;
+    if (allowed) return;
 
     const refused = blockedBy === 1 ? routePolicy! : policy;
     const retryAfter = Math.max(1, blockedBy === 1 ? ownReset : callerReset);
@@ -140,8 +208,8 @@ export class TierThrottlerGuard extends ThrottlerGuard {
    * otherwise take a fresh anonymous budget with every source address. An IPv4 address is used as it is, unparsed.
    */
   private anonymousKey(ip: string | undefined): string {
-    if (ip === undefined) return `${this.ipKeyPrefix}unknown}`;
-    return `${this.ipKeyPrefix}${ip.includes(':') ? normalizeIp(ip, this.ipv6SubnetPrefix) : ip}}`;
+    if (ip === undefined) return this.keys.anonymous('unknown');
+    return this.keys.anonymous(ip.includes(':') ? normalizeIp(ip, this.ipv6SubnetPrefix) : ip);
   }
 
   private async resolve(context: ExecutionContext, value: Resolvable | undefined, fallback: number): Promise<number> {
@@ -157,19 +225,6 @@ export class TierThrottlerGuard extends ThrottlerGuard {
  */
 function resetSeconds(policy: RateLimitPolicy, resetMs: number): number {
   return Math.ceil((policy.limit === 0 ? policy.windowMs : resetMs) / 1000);
-}
-
-/**
- * A route's own window, after the caller's key: its class and method names with its HTTP method, paths and version.
- * The names alone are not unique: a controller factory, a v1 and a v2 module, minified or anonymous classes give two
- * routes the same ones, and they then shared one window.
- */
-function routeKeySuffix(controller: Function, handler: Function): string {
-  const list = (value: unknown) => (Array.isArray(value) ? value.join(',') : value === undefined ? '' : String(value));
-  const method = list(Reflect.getMetadata(METHOD_METADATA, handler));
-  const paths = `${list(Reflect.getMetadata(PATH_METADATA, controller))}/${list(Reflect.getMetadata(PATH_METADATA, handler))}`;
-  const version = Reflect.getMetadata(VERSION_METADATA, handler) ?? Reflect.getMetadata(VERSION_METADATA, controller);
-  return `:route:${controller.name}.${handler.name}:${method}:${paths}${version === undefined ? '' : `:v${list(version)}`}`;
 }
 
 /** What a route's @Throttle() sets that the module does not apply: other throttlers, blockDuration, getTracker, generateKey. */

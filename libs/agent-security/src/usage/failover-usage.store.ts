@@ -1,21 +1,32 @@
 import type { StoreErrorPolicy } from '../agent-security-options.interface.js';
 import type { RedisDownState } from '../throttling/failover.store.js';
 import { StoreUnavailableException } from '../errors/store-unavailable.exception.js';
-import type { TokenWindow, UsageStore } from './usage-store.interface.js';
+import { Logger } from '@nestjs/common';
+import { MemoryUsageStore } from './memory-usage.store.js';
+import type { TokenBucketsReplay, TokenWindow, UsageStore } from './usage-store.interface.js';
 
 /**
  * The store-error policy for token budgets and stream slots: `fallback` uses process memory, `allow` lets the request
  * through, `deny` answers 503. Redis's state is the request windows' (`redis`): while it is down these do not ask Redis
  * either, so a budgeted request costs no more than any other (no command timeout waited out per call), and a failure
  * here marks it down for both, which the readiness probe reports. The request-window store logs the changes, once each.
+ *
+ * Tokens recorded in memory meanwhile are added to Redis once it answers again, each in the bucket it was recorded
+ * in, and then leave memory: the budget a caller spent during the outage still counts after it.
  */
 export class FailoverUsageStore implements UsageStore {
+  /** Callers with tokens recorded in memory since Redis was last up, and their window (ms). */
+  private readonly unreplayed = new Map<string, number>();
+  private readonly logger = new Logger('AgentSecurity');
+
   constructor(
     private readonly primary: UsageStore,
-    private readonly fallback: UsageStore,
+    readonly fallback: UsageStore,
     private readonly policy: StoreErrorPolicy,
     private readonly redis: RedisDownState,
-  ) {}
+  ) {
+    redis.onRecovered(() => void this.replay());
+  }
 
   tokens(key: string, windowMs: number): Promise<TokenWindow> {
     if (this.redis.isDown) return this.degraded(() => this.fallback.tokens(key, windowMs), NOTHING_USED);
@@ -27,11 +38,38 @@ export class FailoverUsageStore implements UsageStore {
 
   recordTokens(key: string, tokens: number, windowMs: number): Promise<void> {
     // Usage that cannot reach Redis is still counted locally under every policy: it was spent.
-    if (this.redis.isDown) return this.fallback.recordTokens(key, tokens, windowMs);
+    if (this.redis.isDown) return this.recordInMemory(key, tokens, windowMs);
     return this.primary.recordTokens(key, tokens, windowMs).catch((error: unknown) => {
       this.lost(error);
-      return this.fallback.recordTokens(key, tokens, windowMs);
+      return this.recordInMemory(key, tokens, windowMs);
     });
+  }
+
+  private recordInMemory(key: string, tokens: number, windowMs: number): Promise<void> {
+    this.unreplayed.set(key, windowMs);
+    return this.fallback.recordTokens(key, tokens, windowMs);
+  }
+
+  /** Once per recovery: each caller's memory buckets into Redis; a caller whose replay fails keeps them in memory. */
+  async replay(): Promise<void> {
+    const primary = this.primary as UsageStore & Partial<TokenBucketsReplay>;
+    const memory = this.fallback;
+    if (typeof primary.addBuckets !== 'function' || !(memory instanceof MemoryUsageStore)) return;
+    const callers = [...this.unreplayed];
+    this.unreplayed.clear();
+    let failed = 0;
+    for (const [key, windowMs] of callers) {
+      const buckets = memory.takeBuckets(key);
+      if (buckets === undefined || buckets.size === 0) continue;
+      try {
+        await primary.addBuckets(key, buckets, windowMs);
+      } catch {
+        failed++;
+        for (const [bucket, tokens] of buckets) memory.putBucket(key, bucket, tokens, windowMs);
+        this.unreplayed.set(key, windowMs);
+      }
+    }
+    if (failed > 0) this.logger.warn(`Token usage of ${failed} caller(s) recorded during the outage not yet added to Redis: kept in memory`);
   }
 
   acquireStream(key: string, leaseId: string, max: number, leaseMs: number): Promise<boolean> {

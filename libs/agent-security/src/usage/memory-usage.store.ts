@@ -20,6 +20,11 @@ export class MemoryUsageStore implements UsageStore {
   }
 
   async tokens(key: string, windowMs: number): Promise<TokenWindow> {
+    return this.tokensSync(key, windowMs);
+  }
+
+  /** Synchronous, for the memory admission to check and take in one step, as the admission script does. */
+  tokensSync(key: string, windowMs: number): TokenWindow {
     const entry = this.buckets.get(key);
     if (entry === undefined) return { used: 0, resetMs: 0 };
     const now = this.now();
@@ -38,19 +43,35 @@ export class MemoryUsageStore implements UsageStore {
   }
 
   async recordTokens(key: string, tokens: number, windowMs: number): Promise<void> {
-    const now = this.now();
-    const bucketMs = bucketMsFor(windowMs);
+    this.putBucket(key, Math.floor(this.now() / bucketMsFor(windowMs)), tokens, windowMs);
+  }
+
+  /** Adds tokens to one bucket of a caller's window. */
+  putBucket(key: string, bucket: number, tokens: number, windowMs: number): void {
     let entry = this.buckets.get(key);
     if (entry === undefined) {
       entry = { counts: new Map(), expiresAt: 0 };
       this.buckets.set(key, entry);
     }
-    const bucket = Math.floor(now / bucketMs);
     entry.counts.set(bucket, (entry.counts.get(bucket) ?? 0) + tokens);
-    entry.expiresAt = now + windowMs + bucketMs;
+    entry.expiresAt = Math.max(entry.expiresAt, this.now() + windowMs + bucketMsFor(windowMs));
+  }
+
+  /** Removes and returns a caller's buckets (index -> tokens), to be put into Redis once it answers again. */
+  takeBuckets(key: string): Map<number, number> | undefined {
+    const entry = this.buckets.get(key);
+    this.buckets.delete(key);
+    return entry?.counts;
   }
 
   async acquireStream(key: string, leaseId: string, max: number, leaseMs: number): Promise<boolean> {
+    if (this.streamsHeld(key) >= max) return false;
+    this.leases.get(key)!.set(leaseId, this.now() + leaseMs);
+    return true;
+  }
+
+  /** Unexpired leases under `key` (the expired ones dropped); synchronous, for the memory admission. */
+  streamsHeld(key: string): number {
     const now = this.now();
     let held = this.leases.get(key);
     if (held === undefined) {
@@ -58,9 +79,12 @@ export class MemoryUsageStore implements UsageStore {
       this.leases.set(key, held);
     }
     for (const [id, expiresAt] of held) if (expiresAt <= now) held.delete(id);
-    if (held.size >= max) return false;
-    held.set(leaseId, now + leaseMs);
-    return true;
+    return held.size;
+  }
+
+  /** Takes a slot already found free in the same synchronous step. */
+  takeStream(key: string, leaseId: string, leaseMs: number): void {
+    this.leases.get(key)!.set(leaseId, this.now() + leaseMs);
   }
 
   /** As in Redis: a lease lost meanwhile (expired while it could not be renewed) is put back, its stream still runs. */

@@ -1,23 +1,27 @@
 import type { Cluster, Redis } from 'ioredis';
 import { TOKEN_BUCKETS } from './usage.constants.js';
-import { STREAM_ACQUIRE_SCRIPT, STREAM_RENEW_SCRIPT, TOKENS_RECORD_SCRIPT, TOKENS_USED_SCRIPT } from './usage.scripts.js';
-import type { TokenWindow, UsageStore } from './usage-store.interface.js';
+import { STREAM_ACQUIRE_SCRIPT, STREAM_RENEW_SCRIPT, TOKENS_RECORD_SCRIPT, TOKENS_REPLAY_SCRIPT, TOKENS_USED_SCRIPT } from './usage.scripts.js';
+import type { TokenBucketsReplay, TokenWindow, UsageStore } from './usage-store.interface.js';
 
 interface UsageCommands {
   agentSecurityTokensUsed(key: string, bucketMs: number, buckets: number): Promise<[number, number]>;
   agentSecurityTokensRecord(key: string, tokens: number, bucketMs: number, windowMs: number): Promise<number>;
   agentSecurityStreamAcquire(key: string, leaseId: string, max: number, leaseMs: number): Promise<number>;
   agentSecurityStreamRenew(key: string, leaseId: string, leaseMs: number): Promise<number>;
+  agentSecurityTokensReplay(key: string, bucketMs: number, windowMs: number, ...buckets: number[]): Promise<number>;
 }
 
 export const bucketMsFor = (windowMs: number) => Math.max(1, Math.ceil(windowMs / TOKEN_BUCKETS));
 
 /** Token budgets and stream leases in Redis, one script call each. */
-export class RedisUsageStore implements UsageStore {
+export class RedisUsageStore implements UsageStore, TokenBucketsReplay {
   private readonly redis: Redis & UsageCommands;
 
   constructor(client: Redis | Cluster) {
     const commands = client as (Redis | Cluster) & Partial<UsageCommands>;
+    if (typeof commands.agentSecurityTokensReplay !== 'function') {
+      client.defineCommand('agentSecurityTokensReplay', { numberOfKeys: 1, lua: TOKENS_REPLAY_SCRIPT });
+    }
     if (typeof commands.agentSecurityTokensUsed !== 'function') {
       client.defineCommand('agentSecurityTokensUsed', { numberOfKeys: 1, lua: TOKENS_USED_SCRIPT });
       client.defineCommand('agentSecurityTokensRecord', { numberOfKeys: 1, lua: TOKENS_RECORD_SCRIPT });
@@ -34,6 +38,12 @@ export class RedisUsageStore implements UsageStore {
 
   async recordTokens(key: string, tokens: number, windowMs: number): Promise<void> {
     await this.redis.agentSecurityTokensRecord(key, tokens, bucketMsFor(windowMs), windowMs);
+  }
+
+  async addBuckets(key: string, buckets: ReadonlyMap<number, number>, windowMs: number): Promise<void> {
+    const args: number[] = [];
+    for (const [bucket, tokens] of buckets) args.push(bucket, tokens);
+    await this.redis.agentSecurityTokensReplay(key, bucketMsFor(windowMs), windowMs, ...args);
   }
 
   async acquireStream(key: string, leaseId: string, max: number, leaseMs: number): Promise<boolean> {

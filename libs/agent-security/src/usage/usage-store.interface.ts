@@ -17,3 +17,8 @@ export interface UsageStore {
   renewStream(key: string, leaseId: string, leaseMs: number): Promise<void>;
   releaseStream(key: string, leaseId: string): Promise<void>;
 }
+
+/** Adds token buckets recorded elsewhere (bucket index -> tokens, the same bucket length) to a caller's window. */
+export interface TokenBucketsReplay {
+  addBuckets(key: string, buckets: ReadonlyMap<number, number>, windowMs: number): Promise<void>;
+}

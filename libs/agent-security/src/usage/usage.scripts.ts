@@ -34,6 +34,17 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[2]))
 return 1
 `;
 
+/**
+ * KEYS[1] hash of bucket -> tokens. ARGV: bucketMs, windowMs, then bucket and tokens per bucket. Adds tokens recorded
+ * elsewhere (in memory during an outage) to the buckets they were recorded in; buckets already out of the window are
+ * dropped by the next read.
+ */
+export const TOKENS_REPLAY_SCRIPT = `
+for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[1]))
+return 1
+`;
+
 /** KEYS[1] sorted set of lease id -> expiry. ARGV: leaseId, max, leaseMs. Returns 1 when a slot was taken. */
 export const STREAM_ACQUIRE_SCRIPT = `
 local t = redis.call('TIME')

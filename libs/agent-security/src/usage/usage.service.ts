@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import type { AgentPrincipal } from '../auth/agent-principal.interface.js';
+import { KeySpace } from '../keys/key-space.js';
 import { AGENT_SECURITY_USAGE_STORE } from './usage.constants.js';
 import { totalTokens, type TokenUsage } from './usage-meter.js';
 import type { UsageStore } from './usage-store.interface.js';
@@ -18,10 +19,14 @@ export interface TokenBudgetState {
 /** Records LLM token usage against the caller's tier budget: `usage.record(principal, { inputTokens, outputTokens })`. */
 @Injectable()
 export class UsageService {
+  private readonly keys: KeySpace;
+
   constructor(
     @Inject(AGENT_SECURITY_CONFIG) private readonly config: AgentSecurityConfig,
     @Inject(AGENT_SECURITY_USAGE_STORE) private readonly store: UsageStore,
-  ) {}
+  ) {
+    this.keys = new KeySpace(config.throttling.keyPrefix);
+  }
 
   /** Adds tokens to the caller's budget window. A tier without a token budget records nothing. */
   async record(principal: AgentPrincipal, usage: TokenUsage): Promise<void> {
@@ -39,11 +44,7 @@ export class UsageService {
     return { limit: budget.limit, used, remaining: Math.max(0, budget.limit - used), windowMs: budget.windowMs, resetMs };
   }
 
-  tokensKey(principal: AgentPrincipal): string {
-    return `${this.config.throttling.keyPrefix}:{user:${principal.userId}}:tokens`;
-  }
-
-  streamsKey(principal: AgentPrincipal): string {
-    return `${this.config.throttling.keyPrefix}:{user:${principal.userId}}:streams`;
+  private tokensKey(principal: AgentPrincipal): string {
+    return this.keys.tokens(principal.userId);
   }
 }

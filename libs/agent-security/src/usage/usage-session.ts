@@ -1,0 +1,58 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'http';
+import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
+import type { AgentSecurityConfig } from '../agent-security.config.js';
+import type { AgentPrincipal } from '../auth/agent-principal.interface.js';
+import { AGENT_SECURITY_USAGE_STORE } from './usage.constants.js';
+import { ClientClosedRequestException } from './usage.exceptions.js';
+import { UsageMeter } from './usage-meter.js';
+import { UsageService } from './usage.service.js';
+import type { UsageStore } from './usage-store.interface.js';
+
+/**
+ * What an admitted request on a `@TokenBudget()`/`@AgentStream()` route holds until its response ends: the meter its
+ * handler fills, the stream slot (renewed while it streams) and the one record of its tokens when it ends, finished
+ * or abandoned by the client.
+ */
+@Injectable()
+export class UsageSessions {
+  private readonly logger = new Logger('AgentSecurity');
+
+  constructor(
+    private readonly usage: UsageService,
+    @Inject(AGENT_SECURITY_CONFIG) private readonly config: AgentSecurityConfig,
+    @Inject(AGENT_SECURITY_USAGE_STORE) private readonly store: UsageStore,
+  ) {}
+
+  /** The stream slot (key and lease id) the admission took, if it took one. */
+  open(request: IncomingMessage, response: ServerResponse, principal: AgentPrincipal, slot?: { key: string; leaseId: string }): void {
+    const release = slot === undefined ? undefined : this.holdSlot(slot.key, slot.leaseId);
+    // A client that left while the admission was awaited has already had its 'close': a listener added now would never
+    // run, and the slot would be renewed for as long as the process lives.
+    if (response.destroyed) {
+      release?.();
+      throw new ClientClosedRequestException();
+    }
+    const meter = new UsageMeter();
+    request.usage = meter;
+    response.once('close', () => {
+      release?.();
+      if (meter.total > 0) {
+        this.usage.record(principal, meter).catch((error: Error) => this.logger.error(`Token usage not recorded: ${error.message}`));
+      }
+    });
+  }
+
+  private holdSlot(key: string, leaseId: string): () => void {
+    const { leaseMs } = this.config.streams;
+    // The lease outlives the stream only if this instance dies: then it expires on its own.
+    const renewal = setInterval(() => {
+      this.store.renewStream(key, leaseId, leaseMs).catch(() => undefined);
+    }, Math.max(100, Math.floor(leaseMs / 3)));
+    renewal.unref();
+    return () => {
+      clearInterval(renewal);
+      this.store.releaseStream(key, leaseId).catch(() => undefined);
+    };
+  }
+}
