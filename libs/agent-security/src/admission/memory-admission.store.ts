@@ -16,21 +16,26 @@ export class MemoryAdmissionStore implements AdmissionStore {
     return Promise.resolve(this.admitSync(admission));
   }
 
-  admitSync({ windows, tokens, stream }: Admission): AdmissionResult {
+  admitSync({ windows, tokens, reservation, stream }: Admission): AdmissionResult {
     let tokensUsed = 0;
     let tokensResetMs = 0;
+    let tokensReserved = 0;
+    const reserve = tokens !== undefined ? reservation : undefined;
     if (tokens !== undefined) {
       const budget = this.usage.tokensSync(tokens.key, tokens.windowMs);
       tokensUsed = budget.used;
       tokensResetMs = budget.resetMs;
-      if (tokensUsed >= tokens.limit) return { refused: 'tokens', tokensUsed, tokensResetMs, windows: undefined };
+      if (reserve !== undefined) tokensReserved = this.usage.reservedSync(reserve.key);
+      const refused = reserve === undefined ? tokensUsed >= tokens.limit : tokensUsed + tokensReserved + reserve.tokens > tokens.limit;
+      if (refused) return { refused: 'tokens', tokensUsed, tokensResetMs, tokensReserved, windows: undefined };
     }
     if (stream !== undefined && this.usage.streamsHeld(stream.key) >= stream.max) {
-      return { refused: 'streams', tokensUsed, tokensResetMs, windows: undefined };
+      return { refused: 'streams', tokensUsed, tokensResetMs, tokensReserved, windows: undefined };
     }
     const result = this.windows.consumeSync(windows);
-    if (!result.allowed) return { refused: 'windows', tokensUsed, tokensResetMs, windows: result };
+    if (!result.allowed) return { refused: 'windows', tokensUsed, tokensResetMs, tokensReserved, windows: result };
     if (stream !== undefined) this.usage.takeStream(stream.key, stream.leaseId, stream.leaseMs);
-    return { refused: undefined, tokensUsed, tokensResetMs, windows: result };
+    if (reserve !== undefined) this.usage.takeStream(reserve.key, reserve.member, reserve.leaseMs);
+    return { refused: undefined, tokensUsed, tokensResetMs, tokensReserved, windows: result };
   }
 }

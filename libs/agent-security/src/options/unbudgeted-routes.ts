@@ -33,5 +33,5 @@ export function unbudgetedRoutes(modules: ModulesContainer, config: AgentSecurit
 }
 
 function isBudgeted(target: object): boolean {
-  return Reflect.getMetadata(TOKEN_BUDGET_METADATA, target) === true || Reflect.getMetadata(AGENT_STREAM_METADATA, target) === true;
+  return Reflect.getMetadata(TOKEN_BUDGET_METADATA, target) !== undefined || Reflect.getMetadata(AGENT_STREAM_METADATA, target) === true;
 }

@@ -11,7 +11,7 @@ import {
 import { randomUUID } from 'crypto';
 import type { IncomingMessage, ServerResponse } from 'http';
 import { AGENT_SECURITY_ADMISSION_STORE } from '../admission/admission.constants.js';
-import type { AdmissionStore, StreamSlotCheck, TokenBudgetCheck } from '../admission/admission.interface.js';
+import type { AdmissionStore, StreamSlotCheck, TokenBudgetCheck, TokenReservation } from '../admission/admission.interface.js';
 import { AGENT_SECURITY_CONFIG, ANONYMOUS_TIER } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import type { AgentPrincipal } from '../auth/agent-principal.interface.js';
@@ -19,6 +19,7 @@ import { AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from '../usage/usage.con
 import { TokenBudgetExceededException, TooManyStreamsException } from '../usage/usage.exceptions.js';
 import { UsageService } from '../usage/usage.service.js';
 import { UsageSessions } from '../usage/usage-session.js';
+import { DEFAULT_RESERVE, tokensToReserve, type TokenBudgetOptions, type TokenReserve } from '../usage/token-reserve.js';
 import { KeySpace, routeKeySuffix } from '../keys/key-space.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { rateLimitPolicy, setRateLimitHeaders, type RateLimitPolicy } from './rate-limit-headers.js';
@@ -48,7 +49,10 @@ interface RouteThrottling {
   readonly keySuffix: string;
   /** `@TokenBudget()` (or `@AgentStream()`): a verified caller is admitted by the admission store. */
   readonly budgeted: boolean;
+  readonly reserve: TokenReserve;
   readonly stream: boolean;
+  /** Controller.method, for a developer's error. */
+  readonly name: string;
 }
 
 /**
@@ -67,6 +71,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
   private readonly routes = new RouteMetadataCache<RouteThrottling>((handler, controller) => {
     const targets = [handler, controller];
     const ignored = ignoredThrottleOptions(targets);
+    const budget = this.reflector.getAllAndOverride<TokenBudgetOptions | undefined>(TOKEN_BUDGET_METADATA, targets);
     if (ignored.length > 0) {
       new Logger('AgentSecurity').warn(
         `${controller.name}.${handler.name}: @Throttle() ${ignored.join(', ')} not applied; the module applies only ` +
@@ -78,7 +83,9 @@ export class TierThrottlerGuard extends ThrottlerGuard {
       limit: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_LIMIT + DEFAULT_THROTTLER, targets),
       ttl: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_TTL + DEFAULT_THROTTLER, targets),
       keySuffix: routeKeySuffix(controller, handler),
-      budgeted: this.reflector.getAllAndOverride<boolean>(TOKEN_BUDGET_METADATA, targets) === true,
+      budgeted: budget !== undefined,
+      reserve: budget?.reserve ?? DEFAULT_RESERVE,
+      name: `${controller.name}.${handler.name}`,
       stream: this.reflector.getAllAndOverride<boolean>(AGENT_STREAM_METADATA, targets) === true,
     };
   });
@@ -155,20 +162,27 @@ export class TierThrottlerGuard extends ThrottlerGuard {
       route.stream && tier.maxConcurrentStreams !== undefined
         ? { key: this.keys.streams(principal.userId), leaseId: randomUUID(), max: tier.maxConcurrentStreams, leaseMs: this.config.streams.leaseMs }
         : undefined;
-    const result = await this.admission.admit({ windows: rules, tokens, stream });
+    const reserve = tokens === undefined ? undefined : tokensToReserve(route.reserve, request, route.name);
+    const reservation: TokenReservation | undefined =
+      reserve === undefined
+        ? undefined
+        : { key: this.keys.reservations(principal.userId), member: `${reserve}:${randomUUID()}`, tokens: reserve, leaseMs: this.config.streams.leaseMs };
+    const result = await this.admission.admit({ windows: rules, tokens, reservation, stream });
     if (budget !== undefined) {
       response.setHeader('X-TokenBudget-Limit', budget.limit);
-      response.setHeader('X-TokenBudget-Remaining', Math.max(0, budget.limit - result.tokensUsed));
+      // As the request found it: the tokens used and those held by the caller's other requests in flight.
+      response.setHeader('X-TokenBudget-Remaining', Math.max(0, budget.limit - result.tokensUsed - result.tokensReserved));
     }
     if (result.refused === 'tokens') {
-      // A budget of 0 never frees: come back after a whole window, not every second.
-      const retryAfter = Math.max(1, Math.ceil((budget!.limit === 0 ? budget!.windowMs : result.tokensResetMs) / 1000));
+      // A budget of 0 never frees: come back after a whole window, not every second. Reservations free sooner than
+      // the window, but when is unknown: the oldest usage's exit is the one time known to free tokens.
+      const retryAfter = Math.max(1, Math.ceil((budget!.limit === 0 || result.tokensResetMs === 0 ? budget!.windowMs : result.tokensResetMs) / 1000));
       response.setHeader('Retry-After', retryAfter);
-      throw new TokenBudgetExceededException(budget!.limit, result.tokensUsed, budget!.windowMs, retryAfter, principal.tier);
+      throw new TokenBudgetExceededException(budget!.limit, result.tokensUsed, budget!.windowMs, retryAfter, principal.tier, result.tokensReserved, reserve);
     }
     if (result.refused === 'streams') throw new TooManyStreamsException(stream!.max, principal.tier);
     if (rules.length > 0) this.answerWindows(response, principal, policy, routePolicy, result.windows!);
-    this.sessions.open(request, response, principal, stream);
+    this.sessions.open(request, response, principal, stream, reservation === undefined ? undefined : { tokensKey: tokens!.key, windowMs: budget!.windowMs, ...reservation });
     return true;
   }
 

@@ -46,6 +46,7 @@ export class FailoverUsageStore implements UsageStore {
   }
 
   private recordInMemory(key: string, tokens: number, windowMs: number): Promise<void> {
+    if (tokens <= 0) return Promise.resolve();
     this.unreplayed.set(key, windowMs);
     return this.fallback.recordTokens(key, tokens, windowMs);
   }
@@ -92,6 +93,24 @@ export class FailoverUsageStore implements UsageStore {
     // A lease left in Redis meanwhile expires on its own.
     if (this.redis.isDown) return this.fallback.releaseStream(key, leaseId);
     return Promise.allSettled([this.primary.releaseStream(key, leaseId), this.fallback.releaseStream(key, leaseId)]).then(() => undefined);
+  }
+
+  settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string): Promise<void> {
+    // The reservation may be in either store (taken before or during an outage): dropped from both, the tokens
+    // counted once, in memory if Redis cannot take them.
+    const local = this.fallback.settleReservation(tokensKey, 0, windowMs, reservationKey, member);
+    if (this.redis.isDown) return local.then(() => this.recordInMemory(tokensKey, tokens, windowMs));
+    const remote = this.primary.settleReservation(tokensKey, tokens, windowMs, reservationKey, member).catch((error: unknown) => {
+      this.lost(error);
+      return this.recordInMemory(tokensKey, tokens, windowMs);
+    });
+    return Promise.all([local, remote]).then(() => undefined);
+  }
+
+  renewReservation(reservationKey: string, member: string, leaseMs: number): Promise<void> {
+    const local = this.fallback.renewReservation(reservationKey, member, leaseMs);
+    if (this.redis.isDown) return local;
+    return Promise.all([local, this.primary.renewReservation(reservationKey, member, leaseMs).catch((error: unknown) => this.lost(error))]).then(() => undefined);
   }
 
   private lost(error: unknown): void {

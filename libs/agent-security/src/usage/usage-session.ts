@@ -14,6 +14,15 @@ import type { UsageStore } from './usage-store.interface.js';
  * handler fills, the stream slot (renewed while it streams) and the one record of its tokens when it ends, finished
  * or abandoned by the client.
  */
+/** A reservation the admission took, with the budget its tokens are recorded in. */
+export interface HeldReservation {
+  tokensKey: string;
+  windowMs: number;
+  key: string;
+  member: string;
+  leaseMs: number;
+}
+
 @Injectable()
 export class UsageSessions {
   private readonly logger = new Logger('AgentSecurity');
@@ -24,23 +33,49 @@ export class UsageSessions {
     @Inject(AGENT_SECURITY_USAGE_STORE) private readonly store: UsageStore,
   ) {}
 
-  /** The stream slot (key and lease id) the admission took, if it took one. */
-  open(request: IncomingMessage, response: ServerResponse, principal: AgentPrincipal, slot?: { key: string; leaseId: string }): void {
+  /** The stream slot (key and lease id) and the token reservation the admission took, if it took them. */
+  open(
+    request: IncomingMessage,
+    response: ServerResponse,
+    principal: AgentPrincipal,
+    slot?: { key: string; leaseId: string },
+    reservation?: HeldReservation,
+  ): void {
     const release = slot === undefined ? undefined : this.holdSlot(slot.key, slot.leaseId);
+    const renewal = reservation === undefined ? undefined : this.holdReservation(reservation);
     // A client that left while the admission was awaited has already had its 'close': a listener added now would never
     // run, and the slot would be renewed for as long as the process lives.
     if (response.destroyed) {
       release?.();
+      if (reservation !== undefined) this.settle(reservation, 0, renewal);
       throw new ClientClosedRequestException();
     }
     const meter = new UsageMeter();
     request.usage = meter;
     response.once('close', () => {
       release?.();
-      if (meter.total > 0) {
+      // What it spent replaces what it reserved, in one store call (the record, for a tier's budget).
+      if (reservation !== undefined) this.settle(reservation, meter.total, renewal);
+      else if (meter.total > 0) {
         this.usage.record(principal, meter).catch((error: Error) => this.logger.error(`Token usage not recorded: ${error.message}`));
       }
     });
+  }
+
+  private settle({ tokensKey, windowMs, key, member }: HeldReservation, tokens: number, renewal: NodeJS.Timeout | undefined): void {
+    clearInterval(renewal);
+    this.store
+      .settleReservation(tokensKey, tokens, windowMs, key, member)
+      .catch((error: Error) => this.logger.error(`Token usage not recorded: ${error.message}`));
+  }
+
+  /** A reservation lives as long as its request: renewed like a stream slot, so only a dead instance's expires. */
+  private holdReservation({ key, member, leaseMs }: HeldReservation): NodeJS.Timeout {
+    const renewal = setInterval(() => {
+      this.store.renewReservation(key, member, leaseMs).catch(() => undefined);
+    }, Math.max(100, Math.floor(leaseMs / 3)));
+    renewal.unref();
+    return renewal;
   }
 
   private holdSlot(key: string, leaseId: string): () => void {

@@ -16,6 +16,10 @@ export interface UsageStore {
   acquireStream(key: string, leaseId: string, max: number, leaseMs: number): Promise<boolean>;
   renewStream(key: string, leaseId: string, leaseMs: number): Promise<void>;
   releaseStream(key: string, leaseId: string): Promise<void>;
+  /** Records `tokens` (0: none) and drops the request's reservation (`member` under `reservationKey`) in one step. */
+  settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string): Promise<void>;
+  /** Extends a reservation still held; one already settled or expired stays gone. */
+  renewReservation(reservationKey: string, member: string, leaseMs: number): Promise<void>;
 }
 
 /** Adds token buckets recorded elsewhere (bucket index -> tokens, the same bucket length) to a caller's window. */

@@ -2,7 +2,7 @@ import { HttpException, HttpStatus } from '@nestjs/common';
 import { TOKEN_BUDGET_EXCEEDED_MESSAGE, TOO_MANY_STREAMS_MESSAGE } from './usage.constants.js';
 
 export class TokenBudgetExceededException extends HttpException {
-  constructor(tokenLimit: number, tokensUsed: number, windowMs: number, retryAfter: number, tier: string) {
+  constructor(tokenLimit: number, tokensUsed: number, windowMs: number, retryAfter: number, tier: string, tokensReserved = 0, tokensRequested?: number) {
     super(
       {
         statusCode: HttpStatus.TOO_MANY_REQUESTS,
@@ -11,6 +11,9 @@ export class TokenBudgetExceededException extends HttpException {
         code: 'token_budget_exceeded',
         tokenLimit,
         tokensUsed,
+        // Held by the caller's requests in flight, and what this one asked to hold.
+        tokensReserved,
+        ...(tokensRequested === undefined ? {} : { tokensRequested }),
         window: `${windowMs / 1000}s`,
         retryAfter,
         tier,

@@ -67,3 +67,29 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
+
+/**
+ * KEYS[1] hash of bucket -> tokens, KEYS[2] the reservations. ARGV: tokens, bucketMs, windowMs, reservation member.
+ * The tokens a request spent replace what it reserved, in one step: never both counted, never neither.
+ */
+export const TOKENS_SETTLE_SCRIPT = `
+redis.call('ZREM', KEYS[2], ARGV[4])
+if tonumber(ARGV[1]) > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('HINCRBY', KEYS[1], math.floor(now / tonumber(ARGV[2])), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[2]))
+end
+return 1
+`;
+
+/**
+ * KEYS[1] the reservations. ARGV: member, leaseMs. Extends a reservation still held (XX: one already settled or
+ * expired is not put back, unlike a stream slot, since a late renewal would otherwise hold tokens after the record).
+ */
+export const RESERVATION_RENEW_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`;
