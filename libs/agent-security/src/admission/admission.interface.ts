@@ -18,6 +18,13 @@ export interface TokenReservation {
   leaseMs: number;
 }
 
+/** The caller's cost budget, in nano-dollars: refused once `limit` is spent in the last `windowMs` (nothing reserved). */
+export interface CostBudgetCheck {
+  key: string;
+  limit: number;
+  windowMs: number;
+}
+
 /** A concurrent-stream slot: taken under `leaseId` if fewer than `max` unexpired leases are held. */
 export interface StreamSlotCheck {
   key: string;
@@ -33,11 +40,14 @@ export interface Admission {
   tokens?: TokenBudgetCheck;
   /** With `tokens` only; without it the budget is soft (admitted while anything is left). */
   reservation?: TokenReservation;
+  cost?: CostBudgetCheck;
   stream?: StreamSlotCheck;
+  /** Report mode: every check is made and everything taken; `refused` is what enforcing would have refused. */
+  report?: boolean;
 }
 
-/** Which check refused, in the order they are made: the token budget, the stream slots, the request windows. */
-export type AdmissionRefusal = 'tokens' | 'streams' | 'windows';
+/** Which check refused, in the order they are made: the token budget, the cost budget, the stream slots, the windows. */
+export type AdmissionRefusal = 'tokens' | 'cost' | 'streams' | 'windows';
 
 export interface AdmissionResult {
   /** Undefined when admitted: every window then counts the request and the stream slot (if asked for) is held. */
@@ -48,6 +58,9 @@ export interface AdmissionResult {
   tokensResetMs: number;
   /** Tokens held by other requests' reservations in flight (0 without a reservation). */
   tokensReserved: number;
+  /** Nano-dollars spent in the cost window (0 without a cost budget), and when the oldest leaves it. */
+  costUsed: number;
+  costResetMs: number;
   /** The windows' state; undefined when the budget or the stream slots refused before the windows were looked at. */
   windows: ConsumeResult | undefined;
 }

@@ -30,6 +30,7 @@ const TIER: OptionTable = {
   ...WINDOW,
   tokens: WINDOW,
   maxConcurrentStreams: VALUE,
+  cost: { limitUsd: VALUE, windowMs: VALUE },
 };
 
 export const JWT_OPTIONS: OptionTable = {
@@ -66,6 +67,7 @@ export const AGENT_SECURITY_OPTION_KEYS: OptionTable = {
     batchScriptCalls: VALUE,
   },
   streams: { leaseMs: VALUE },
+  pricing: eachOf({ inputPerMillionUsd: VALUE, outputPerMillionUsd: VALUE, cachedInputPerMillionUsd: VALUE }),
   logging: {
     level: VALUE,
     redact: VALUE,
@@ -82,4 +84,5 @@ export const AGENT_SECURITY_OPTION_KEYS: OptionTable = {
     maxAge: VALUE,
   },
   errorFilter: VALUE,
+  mode: VALUE,
 };

@@ -3,7 +3,7 @@ import type { RedisDownState } from '../throttling/failover.store.js';
 import { StoreUnavailableException } from '../errors/store-unavailable.exception.js';
 import { Logger } from '@nestjs/common';
 import { MemoryUsageStore } from './memory-usage.store.js';
-import type { TokenBucketsReplay, TokenWindow, UsageStore } from './usage-store.interface.js';
+import type { CostRecord, TokenBucketsReplay, TokenWindow, UsageStore } from './usage-store.interface.js';
 
 /**
  * The store-error policy for token budgets and stream slots: `fallback` uses process memory, `allow` lets the request
@@ -95,14 +95,16 @@ export class FailoverUsageStore implements UsageStore {
     return Promise.allSettled([this.primary.releaseStream(key, leaseId), this.fallback.releaseStream(key, leaseId)]).then(() => undefined);
   }
 
-  settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string): Promise<void> {
+  settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string, cost?: CostRecord): Promise<void> {
     // The reservation may be in either store (taken before or during an outage): dropped from both, the tokens
     // counted once, in memory if Redis cannot take them.
     const local = this.fallback.settleReservation(tokensKey, 0, windowMs, reservationKey, member);
-    if (this.redis.isDown) return local.then(() => this.recordInMemory(tokensKey, tokens, windowMs));
-    const remote = this.primary.settleReservation(tokensKey, tokens, windowMs, reservationKey, member).catch((error: unknown) => {
+    const inMemory = () =>
+      Promise.all([this.recordInMemory(tokensKey, tokens, windowMs), cost === undefined ? undefined : this.recordInMemory(cost.key, cost.amount, cost.windowMs)]);
+    if (this.redis.isDown) return local.then(inMemory).then(() => undefined);
+    const remote = this.primary.settleReservation(tokensKey, tokens, windowMs, reservationKey, member, cost).catch((error: unknown) => {
       this.lost(error);
-      return this.recordInMemory(tokensKey, tokens, windowMs);
+      return inMemory();
     });
     return Promise.all([local, remote]).then(() => undefined);
   }

@@ -1,6 +1,6 @@
 import { TOKEN_BUCKETS } from './usage.constants.js';
 import { bucketMsFor } from './redis-usage.store.js';
-import type { TokenWindow, UsageStore } from './usage-store.interface.js';
+import type { CostRecord, TokenWindow, UsageStore } from './usage-store.interface.js';
 
 interface Buckets {
   /** bucket index -> tokens */
@@ -121,9 +121,10 @@ export class MemoryUsageStore implements UsageStore {
     return reserved;
   }
 
-  async settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string): Promise<void> {
+  async settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string, cost?: CostRecord): Promise<void> {
     await this.releaseStream(reservationKey, member);
     if (tokens > 0) await this.recordTokens(tokensKey, tokens, windowMs);
+    if (cost !== undefined && cost.amount > 0) await this.recordTokens(cost.key, cost.amount, cost.windowMs);
   }
 
   async renewReservation(reservationKey: string, member: string, leaseMs: number): Promise<void> {

@@ -7,7 +7,7 @@ import { AGENT_SECURITY_USAGE_STORE } from './usage.constants.js';
 import { ClientClosedRequestException } from './usage.exceptions.js';
 import { UsageMeter } from './usage-meter.js';
 import { UsageService } from './usage.service.js';
-import type { UsageStore } from './usage-store.interface.js';
+import type { CostRecord, UsageStore } from './usage-store.interface.js';
 
 /**
  * What an admitted request on a `@TokenBudget()`/`@AgentStream()` route holds until its response ends: the meter its
@@ -50,22 +50,35 @@ export class UsageSessions {
       if (reservation !== undefined) this.settle(reservation, 0, renewal);
       throw new ClientClosedRequestException();
     }
-    const meter = new UsageMeter();
+    const meter = new UsageMeter(this.config.pricing);
     request.usage = meter;
     response.once('close', () => {
       release?.();
-      // What it spent replaces what it reserved, in one store call (the record, for a tier's budget).
-      if (reservation !== undefined) this.settle(reservation, meter.total, renewal);
+      // What it spent replaces what it reserved, in one store call (the record, for a tier's budgets).
+      if (reservation !== undefined) this.settle(reservation, meter.total, renewal, principal, meter);
       else if (meter.total > 0) {
         this.usage.record(principal, meter).catch((error: Error) => this.logger.error(`Token usage not recorded: ${error.message}`));
       }
     });
   }
 
-  private settle({ tokensKey, windowMs, key, member }: HeldReservation, tokens: number, renewal: NodeJS.Timeout | undefined): void {
+  private settle(
+    { tokensKey, windowMs, key, member }: HeldReservation,
+    tokens: number,
+    renewal: NodeJS.Timeout | undefined,
+    principal?: AgentPrincipal,
+    meter?: UsageMeter,
+  ): void {
     clearInterval(renewal);
+    let cost: CostRecord | undefined;
+    try {
+      cost = principal === undefined || meter === undefined || meter.total === 0 ? undefined : this.usage.cost(principal, meter);
+    } catch (error) {
+      // No model on a cost-budgeted tier: the tokens are still recorded and the reservation given back.
+      this.logger.error(`Cost not recorded: ${(error as Error).message}`);
+    }
     this.store
-      .settleReservation(tokensKey, tokens, windowMs, key, member)
+      .settleReservation(tokensKey, tokens, windowMs, key, member, cost)
       .catch((error: Error) => this.logger.error(`Token usage not recorded: ${error.message}`));
   }
 

@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { TOKEN_BUDGET_EXCEEDED_MESSAGE, TOO_MANY_STREAMS_MESSAGE } from './usage.constants.js';
+import { COST_BUDGET_EXCEEDED_MESSAGE, TOKEN_BUDGET_EXCEEDED_MESSAGE, TOO_MANY_STREAMS_MESSAGE } from './usage.constants.js';
+import { formatUsd } from './cost.js';
 
 export class TokenBudgetExceededException extends HttpException {
   constructor(tokenLimit: number, tokensUsed: number, windowMs: number, retryAfter: number, tier: string, tokensReserved = 0, tokensRequested?: number) {
@@ -14,6 +15,26 @@ export class TokenBudgetExceededException extends HttpException {
         // Held by the caller's requests in flight, and what this one asked to hold.
         tokensReserved,
         ...(tokensRequested === undefined ? {} : { tokensRequested }),
+        window: `${windowMs / 1000}s`,
+        retryAfter,
+        tier,
+      },
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
+  }
+}
+
+export class CostBudgetExceededException extends HttpException {
+  /** Amounts in nano-dollars; the body gives them in dollars, as exact decimal strings. */
+  constructor(limitNanoUsd: number, usedNanoUsd: number, windowMs: number, retryAfter: number, tier: string) {
+    super(
+      {
+        statusCode: HttpStatus.TOO_MANY_REQUESTS,
+        error: 'Too Many Requests',
+        message: COST_BUDGET_EXCEEDED_MESSAGE,
+        code: 'cost_budget_exceeded',
+        costLimitUsd: formatUsd(limitNanoUsd),
+        costUsedUsd: formatUsd(usedNanoUsd),
         window: `${windowMs / 1000}s`,
         retryAfter,
         tier,

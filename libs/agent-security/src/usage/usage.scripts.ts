@@ -69,17 +69,21 @@ return 1
 `;
 
 /**
- * KEYS[1] hash of bucket -> tokens, KEYS[2] the reservations. ARGV: tokens, bucketMs, windowMs, reservation member.
+ * KEYS[1] hash of bucket -> tokens, KEYS[2] the reservations, KEYS[3] (optional) hash of bucket -> nano-dollars.
+ * ARGV: tokens, bucketMs, windowMs, reservation member, then cost, cost bucketMs, cost windowMs with KEYS[3].
  * The tokens a request spent replace what it reserved, in one step: never both counted, never neither.
  */
 export const TOKENS_SETTLE_SCRIPT = `
 redis.call('ZREM', KEYS[2], ARGV[4])
-if tonumber(ARGV[1]) > 0 then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('HINCRBY', KEYS[1], math.floor(now / tonumber(ARGV[2])), ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[2]))
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function add(key, amount, bucketMs, windowMs)
+  if tonumber(amount) <= 0 then return end
+  redis.call('HINCRBY', key, math.floor(now / tonumber(bucketMs)), amount)
+  redis.call('PEXPIRE', key, tonumber(windowMs) + tonumber(bucketMs))
 end
+add(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+if #KEYS > 2 then add(KEYS[3], ARGV[5], ARGV[6], ARGV[7]) end
 return 1
 `;
 
