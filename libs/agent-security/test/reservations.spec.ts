@@ -143,6 +143,25 @@ describe('Reserved token budgets (a real redis-server)', () => {
     await eventually(async () => (await spent(admin, id)) === 300);
   });
 
+  it('renews the reservation of a request that outlives its lease, and lets go of it when it ends', async () => {
+    const short = await buildApp({ redis: redis.url, tiers: TIERS, defaultTier: 'free', streams: { leaseMs: 300 }, throttling: { commandTimeoutMs: 2000 } }, [ChatController]);
+    try {
+      const id = userId();
+      closeGate();
+      const long = request(short.server).post('/chat').set(short.bearer(id)).send({ max_tokens: 250, spend: 10 }).then((r) => r);
+      await new Promise((resolve) => setTimeout(resolve, 800)); // more than two leases
+      const refused = await request(short.server).post('/chat').set(short.bearer(id)).send({ max_tokens: 100, spend: 1 }).expect(429);
+      expect(refused.body.tokensReserved).toBe(250);
+      open();
+      expect((await long).status).toBe(200);
+      await eventually(async () => (await spent(admin, id)) === 10);
+      expect(await admin.zcard(`agent-security:rl:{user:${id}}:reserved`)).toBe(0);
+    } finally {
+      open();
+      await short.close();
+    }
+  });
+
   it('releases at once the reservation of a client that left before the handler', async () => {
     const id = userId();
     const key = `agent-security:rl:{user:${id}}:reserved`;

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'http';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
@@ -21,11 +21,16 @@ export interface HeldReservation {
   key: string;
   member: string;
   leaseMs: number;
+  /** When this instance took it (ms), set by the session. */
+  heldSince?: number;
 }
 
 @Injectable()
-export class UsageSessions {
+export class UsageSessions implements OnApplicationShutdown {
   private readonly logger = new Logger('AgentSecurity');
+  /** Reservations of this instance's requests in flight, renewed together. */
+  private readonly held = new Set<HeldReservation>();
+  private renewals: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly usage: UsageService,
@@ -42,12 +47,12 @@ export class UsageSessions {
     reservation?: HeldReservation,
   ): void {
     const release = slot === undefined ? undefined : this.holdSlot(slot.key, slot.leaseId);
-    const renewal = reservation === undefined ? undefined : this.holdReservation(reservation);
+    if (reservation !== undefined) this.holdReservation(reservation);
     // A client that left while the admission was awaited has already had its 'close': a listener added now would never
     // run, and the slot would be renewed for as long as the process lives.
     if (response.destroyed) {
       release?.();
-      if (reservation !== undefined) this.settle(reservation, 0, renewal);
+      if (reservation !== undefined) this.settle(reservation, 0);
       throw new ClientClosedRequestException();
     }
     const meter = new UsageMeter(this.config.pricing);
@@ -55,21 +60,16 @@ export class UsageSessions {
     response.once('close', () => {
       release?.();
       // What it spent replaces what it reserved, in one store call (the record, for a tier's budgets).
-      if (reservation !== undefined) this.settle(reservation, meter.total, renewal, principal, meter);
+      if (reservation !== undefined) this.settle(reservation, meter.total, principal, meter);
       else if (meter.total > 0) {
         this.usage.record(principal, meter).catch((error: Error) => this.logger.error(`Token usage not recorded: ${error.message}`));
       }
     });
   }
 
-  private settle(
-    { tokensKey, windowMs, key, member }: HeldReservation,
-    tokens: number,
-    renewal: NodeJS.Timeout | undefined,
-    principal?: AgentPrincipal,
-    meter?: UsageMeter,
-  ): void {
-    clearInterval(renewal);
+  private settle(reservation: HeldReservation, tokens: number, principal?: AgentPrincipal, meter?: UsageMeter): void {
+    const { tokensKey, windowMs, key, member } = reservation;
+    this.held.delete(reservation);
     let cost: CostRecord | undefined;
     try {
       cost = principal === undefined || meter === undefined || meter.total === 0 ? undefined : this.usage.cost(principal, meter);
@@ -82,13 +82,26 @@ export class UsageSessions {
       .catch((error: Error) => this.logger.error(`Token usage not recorded: ${error.message}`));
   }
 
-  /** A reservation lives as long as its request: renewed like a stream slot, so only a dead instance's expires. */
-  private holdReservation({ key, member, leaseMs }: HeldReservation): NodeJS.Timeout {
-    const renewal = setInterval(() => {
-      this.store.renewReservation(key, member, leaseMs).catch(() => undefined);
-    }, Math.max(100, Math.floor(leaseMs / 3)));
-    renewal.unref();
-    return renewal;
+  /**
+   * A reservation lives as long as its request: renewed like a stream slot, so only a dead instance's expires. One
+   * timer for all of them, not one per request: most requests end long before their first renewal would be due.
+   */
+  private holdReservation(reservation: HeldReservation): void {
+    reservation.heldSince = Date.now();
+    this.held.add(reservation);
+    if (this.renewals !== undefined) return;
+    const every = Math.max(100, Math.floor(this.config.streams.leaseMs / 3));
+    this.renewals = setInterval(() => {
+      const due = Date.now() - every;
+      for (const held of this.held) {
+        if (held.heldSince! <= due) this.store.renewReservation(held.key, held.member, held.leaseMs).catch(() => undefined);
+      }
+    }, every);
+    this.renewals.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.renewals);
   }
 
   private holdSlot(key: string, leaseId: string): () => void {
