@@ -153,6 +153,8 @@ export interface TierLimits {
   maxConcurrentStreams?: number;
   /** Optional spending budget in dollars; needs `pricing` for the models its callers use. */
   cost?: CostBudgetLimits;
+  /** `report`: this tier's limits are checked and reported, never enforced (as the top-level `mode`, for one tier). */
+  mode?: EnforcementMode;
 }
 
 export type StoreErrorPolicy = 'fallback' | 'allow' | 'deny';
@@ -225,7 +227,7 @@ export interface AgentSecurityOptions {
   /** Tier of callers whose token names no tier, or an unknown one; one of `tiers`. Default `free`. */
   defaultTier?: string;
   /** Limits for `@Public()` routes, per client IP. Default 60 per minute. */
-  anonymous?: Pick<TierLimits, 'limit' | 'windowMs'>;
+  anonymous?: Pick<TierLimits, 'limit' | 'windowMs' | 'mode'>;
   /** Redis client, URL or options. Without it limits live in process memory. */
   redis?: Redis | Cluster | string | RedisOptions;
   throttling?: ThrottlingOptions;

@@ -171,6 +171,8 @@ function checkTier(option: string, tier: unknown): TierLimits {
     if (!isNonNegativeInteger(tokens.limit)) fail(`${option}.tokens.limit`, `must be a whole number >= 0, got ${JSON.stringify(tokens.limit)}`);
     if (!isNonNegativeInteger(tokens.windowMs) || tokens.windowMs === 0) fail(`${option}.tokens.windowMs`, `must be a whole number of milliseconds > 0, got ${JSON.stringify(tokens.windowMs)}`);
   }
+  const mode = (tier as TierLimits).mode;
+  if (mode !== undefined && mode !== 'enforce' && mode !== 'report') fail(`${option}.mode`, `must be "enforce" or "report", got ${JSON.stringify(mode)}`);
   const cost = (tier as TierLimits).cost;
   if (cost !== undefined) {
     if (typeof cost !== 'object' || cost === null) fail(`${option}.cost`, 'expected { limitUsd, windowMs }');

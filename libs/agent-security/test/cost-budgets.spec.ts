@@ -109,6 +109,7 @@ describe('cost options at start-up', () => {
     expect(resolve({ pricing: { m: { inputPerMilionUsd: 1, outputPerMillionUsd: 1 } } })).toThrow(/inputPerMilionUsd/);
     expect(resolve({ anonymous: { limit: 1, windowMs: 1000, cost } })).toThrow(/anonymous\.cost/);
     expect(resolve({ mode: 'shadow' })).toThrow(/mode.*"enforce" or "report"/);
+    expect(resolve({ tiers: { free: { limit: 1, windowMs: 1000, mode: 'dry-run' } }, defaultTier: 'free' })).toThrow(/tiers\.free\.mode.*"enforce" or "report"/);
     expect(resolveAgentSecurityConfig(testOptions({ pricing, tiers: { free: { limit: 1, windowMs: 1000, cost } }, defaultTier: 'free' })).costBudgets.get('free')).toEqual({
       limitNanoUsd: 100_000,
       windowMs: 60_000,

@@ -116,3 +116,39 @@ describe.each([['memory', false], ['Redis', true]])('Report-only mode (%s)', (_n
     expect(lineOf(b)).toMatchObject({ status: 200, wouldRefuse: 'too_many_streams' });
   });
 });
+
+describe('Report-only mode for one tier (tiers.X.mode)', () => {
+  let built: BuiltApp;
+  const lines: Array<Record<string, unknown>> = [];
+
+  beforeAll(async () => {
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        for (const text of String(chunk).split('\n')) if (text.trim() !== '') lines.push(JSON.parse(text));
+        done();
+      },
+    });
+    const tiers = {
+      free: { limit: 1, windowMs: 60_000, tokens: { limit: 100, windowMs: 60_000 } },
+      trial: { limit: 1, windowMs: 60_000, tokens: { limit: 100, windowMs: 60_000 }, mode: 'report' as const },
+    };
+    built = await buildApp({ tiers, defaultTier: 'free', pricing, logging: { level: 'info', destination } }, [AgentController]);
+  });
+  afterAll(() => built.close());
+
+  it('reports the tier in report mode and enforces the others', async () => {
+    const trial = built.bearer(`tier-report-${process.pid}`, { tier: 'trial' });
+    const free = built.bearer(`tier-enforce-${process.pid}`, { tier: 'free' });
+    await request(built.server).post('/chat').set(trial).send({ tokens: 120 }).expect(200);
+    await request(built.server).post('/chat').set(free).send({ tokens: 120 }).expect(200);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const reported = await request(built.server).post('/chat').set(trial).send({ tokens: 1 }).expect(200);
+    const enforced = await request(built.server).post('/chat').set(free).send({ tokens: 1 }).expect(429);
+    expect(enforced.body.code).toBe('token_budget_exceeded');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(lines.find((line) => line.requestId === reported.headers['x-request-id'])).toMatchObject({ tier: 'trial', wouldRefuse: 'token_budget_exceeded' });
+    const plain = await request(built.server).get('/plain').set(trial).expect(200);
+    expect(plain.headers['ratelimit']).toMatch(/"trial";r=0;/);
+    await request(built.server).get('/plain').set(free).expect(429);
+  });
+});

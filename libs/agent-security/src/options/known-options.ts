@@ -31,6 +31,7 @@ const TIER: OptionTable = {
   tokens: WINDOW,
   maxConcurrentStreams: VALUE,
   cost: { limitUsd: VALUE, windowMs: VALUE },
+  mode: VALUE,
 };
 
 export const JWT_OPTIONS: OptionTable = {

@@ -93,7 +93,8 @@ export class TierThrottlerGuard extends ThrottlerGuard {
   private readonly tierPolicies = new Map<string, RateLimitPolicy>();
   private readonly anonymousPolicy: RateLimitPolicy;
   private readonly keys: KeySpace;
-  private readonly report: boolean;
+  /** Tiers (ANONYMOUS_TIER for @Public() callers) whose limits only report: the whole app's, or the tier's own mode. */
+  private readonly reporting = new Set<string>();
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -109,7 +110,8 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     for (const [name, tier] of config.tiers) this.tierPolicies.set(name, rateLimitPolicy(name, tier.limit, tier.windowMs));
     this.anonymousPolicy = rateLimitPolicy(ANONYMOUS_TIER, config.anonymous.limit, config.anonymous.windowMs);
     this.keys = new KeySpace(config.throttling.keyPrefix);
-    this.report = config.mode === 'report';
+    for (const [name, tier] of config.tiers) if (config.mode === 'report' || tier.mode === 'report') this.reporting.add(name);
+    if (config.mode === 'report' || config.anonymous.mode === 'report') this.reporting.add(ANONYMOUS_TIER);
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -173,7 +175,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     const costBudget = this.config.costBudgets.get(principal.tier);
     const cost: CostBudgetCheck | undefined =
       costBudget === undefined ? undefined : { key: this.keys.cost(principal.userId), limit: costBudget.limitNanoUsd, windowMs: costBudget.windowMs };
-    const report = this.report;
+    const report = this.reporting.has(principal.tier);
     const result = await this.admission.admit({ windows: rules, tokens, reservation, cost, stream, report });
     if (budget !== undefined) {
       response.setHeader('X-TokenBudget-Limit', budget.limit);
@@ -235,7 +237,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
       });
     }
     if (allowed) return;
-    if (this.report) {
+    if (this.reporting.size > 0 && this.reporting.has(principal?.tier ?? ANONYMOUS_TIER)) {
       request.wouldRefuse ??= 'rate_limited';
       return;
     }
