@@ -95,7 +95,7 @@ const VARIANTS = [
   },
   {
     name: 'ours-chat',
-    label: '6i. ours, whole stack on a budgeted chat (POST /agent/chat, @TokenBudget(): one admission call, one record call)',
+    label: '6i. ours, whole stack on a budgeted chat (POST /agent/chat, @TokenBudget({ reserve: 100 }): one admission call with the reservation, one record call)',
     ...FULL_STACK,
     request: CHAT,
   },

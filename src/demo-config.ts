@@ -1,5 +1,6 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import type { AgentSecurityOptions, StoreErrorPolicy, TierLimits } from '@agent-security/core';
+import type { AgentSecurityOptions, EnforcementMode, ModelPrice, StoreErrorPolicy, TierLimits } from '@agent-security/core';
+import { StandInModel } from './agent/stand-in-model.js';
 
 export const DEMO_CONFIG = Symbol('DEMO_CONFIG');
 
@@ -22,11 +23,20 @@ export const DEMO_TIERS: Record<string, TierLimits> = {
   enterprise: { limit: 2000, windowMs: 3_600_000, tokens: { limit: 20_000_000, windowMs: 86_400_000 }, maxConcurrentStreams: 50 },
 };
 
+/** The stand-in model's price, as a real model's would be set: $1 per million input tokens, $4 per million output. */
+export const DEMO_PRICING: Record<string, ModelPrice> = {
+  [StandInModel.id]: { inputPerMillionUsd: 1, outputPerMillionUsd: 4 },
+};
+
+const MODES: readonly EnforcementMode[] = ['enforce', 'report'];
+
 const STORE_ERROR_POLICIES: readonly StoreErrorPolicy[] = ['fallback', 'allow', 'deny'];
 
 /**
  * The demo's configuration from the environment: PORT, JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URI,
- * JWT_ALLOW_QUERY_TOKEN, REDIS_URL, AGENT_SECURITY_TIERS, AGENT_SECURITY_ON_STORE_ERROR, CORS_ORIGINS, STREAM_TOKEN_DELAY_MS.
+ * JWT_ALLOW_QUERY_TOKEN, REDIS_URL, AGENT_SECURITY_TIERS (request limits, `tokens`, `cost` in dollars, `maxConcurrentStreams`),
+ * AGENT_SECURITY_ON_STORE_ERROR, AGENT_SECURITY_MODE (`report`: refuse nothing, log what would be), CORS_ORIGINS,
+ * STREAM_TOKEN_DELAY_MS.
  */
 export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const port = env.PORT ? Number(env.PORT) : 3000;
@@ -38,13 +48,17 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     try {
       tiers = { ...DEMO_TIERS, ...(JSON.parse(env.AGENT_SECURITY_TIERS) as Record<string, TierLimits>) };
     } catch {
-      throw new Error('AGENT_SECURITY_TIERS must be JSON, e.g. {"free":{"limit":3,"windowMs":10000}}');
+      throw new Error('AGENT_SECURITY_TIERS must be JSON, e.g. {"free":{"limit":3,"windowMs":10000,"cost":{"limitUsd":0.01,"windowMs":86400000}}}');
     }
   }
   // What the limits do while Redis is down, so that each policy can be tried by hand; unset is the module's default.
   const onStoreError = env.AGENT_SECURITY_ON_STORE_ERROR || undefined;
   if (onStoreError !== undefined && !STORE_ERROR_POLICIES.includes(onStoreError as StoreErrorPolicy)) {
     throw new Error(`AGENT_SECURITY_ON_STORE_ERROR must be one of ${STORE_ERROR_POLICIES.join(', ')}, got ${JSON.stringify(onStoreError)}`);
+  }
+  const mode = env.AGENT_SECURITY_MODE || undefined;
+  if (mode !== undefined && !MODES.includes(mode as EnforcementMode)) {
+    throw new Error(`AGENT_SECURITY_MODE must be one of ${MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   }
   const origins = (env.CORS_ORIGINS ?? 'http://localhost:3000,http://localhost:5173')
     .split(',')
@@ -59,6 +73,8 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
     security: {
       jwt: { ...demoJwt(env), allowQueryToken: env.JWT_ALLOW_QUERY_TOKEN === '1' },
       tiers,
+      pricing: DEMO_PRICING,
+      ...(mode === undefined ? {} : { mode: mode as EnforcementMode }),
       redis: env.REDIS_URL || undefined,
       ...(onStoreError === undefined ? {} : { throttling: { onStoreError: onStoreError as StoreErrorPolicy } }),
       cors: { origins, credentials: true },

@@ -79,29 +79,32 @@ describe('LLM token budgets and streams (e2e, demo app on Redis)', () => {
   const chat = (app: INestApplication, token: string) =>
     request(app.getHttpServer()).post('/agent/chat').set(bearer(token)).send({ message: MESSAGE });
 
-  it('refuses a spent token budget with 429 "Token budget exceeded", and lets the caller back in when usage ages out', async () => {
+  it('refuses a chat whose reservation the budget cannot cover with 429 "Token budget exceeded", and lets the caller back in when usage ages out', async () => {
     const token = signToken({ sub: freshSub() });
     const first = await chat(apps[0], token).expect(200);
     expect(first.headers['x-tokenbudget-limit']).toBe('20');
     expect(first.headers['x-tokenbudget-remaining']).toBe('20');
-    expect(first.body.usage).toEqual({ inputTokens: 5, outputTokens: 10 });
+    expect(first.body.usage).toEqual({ model: 'stand-in-echo-1', inputTokens: 5, outputTokens: 10 });
     await sleep(30);
-    const second = await chat(apps[0], token).expect(200);
-    expect(second.headers['x-tokenbudget-remaining']).toBe(String(20 - TOKENS_PER_CHAT));
-    await sleep(30);
+    // The chat reserves its input and the most the model answers (15): 15 used + 15 > 20, refused before it spends.
     const refused = await chat(apps[0], token).expect(429);
     expect(refused.body).toMatchObject({
       statusCode: 429,
       error: 'Too Many Requests',
       message: 'Token budget exceeded',
       tokenLimit: 20,
-      tokensUsed: 2 * TOKENS_PER_CHAT,
+      tokensUsed: TOKENS_PER_CHAT,
+      tokensReserved: 0,
+      tokensRequested: TOKENS_PER_CHAT,
       window: '1.5s',
       tier: 'free',
     });
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(refused.headers['retry-after']).toBe(String(refused.body.retryAfter));
-    expect(refused.headers['x-tokenbudget-remaining']).toBe('0');
+    expect(refused.headers['x-tokenbudget-remaining']).toBe(String(20 - TOKENS_PER_CHAT));
+    // max_tokens lowers the reservation to input + max_tokens: 5 + 2 is still more than the 5 left.
+    const smaller = await request(apps[0].getHttpServer()).post('/agent/chat').set(bearer(token)).send({ message: MESSAGE, max_tokens: 2 }).expect(429);
+    expect(smaller.body.tokensRequested).toBe(7);
     await sleep(1700);
     const again = await chat(apps[0], token).expect(200);
     expect(again.headers['x-tokenbudget-remaining']).toBe('20');
@@ -116,10 +119,9 @@ describe('LLM token budgets and streams (e2e, demo app on Redis)', () => {
   it('shares the token budget between two instances on one Redis', async () => {
     const token = signToken({ sub: freshSub() });
     await chat(apps[0], token).expect(200);
-    await chat(apps[1], token).expect(200);
     await sleep(30);
-    await chat(apps[0], token).expect(429);
     await chat(apps[1], token).expect(429);
+    await chat(apps[0], token).expect(429);
   });
 
   it('counts a stream once against the request limit and records all its tokens when it ends', async () => {

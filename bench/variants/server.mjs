@@ -648,7 +648,10 @@ const variants = {
     return { module: appModule({ controllers: [meController('req')] }), before: principalLookup().middleware };
   },
 
-  /** Row 6i: row 6 on a budgeted chat route: the module's one admission, then its record when the response ends. */
+  /**
+   * Row 6i: row 6 on a budgeted chat route: the module's one admission (its reservation of 100 tokens inside it), then
+   * the record that replaces the reservation when the response ends.
+   */
   'ours-chat'() {
     const AgentSecurityModule = ours('AgentSecurityModule');
     const tiers = Object.fromEntries(Object.entries(TIERS).map(([name, tier]) => [name, { ...tier, tokens: { limit: CHAT_TOKEN_LIMIT, windowMs: WINDOW_MS } }]));
@@ -664,7 +667,7 @@ const variants = {
             cors: { origins: [ORIGIN] },
           }),
         ],
-        controllers: [chatController(chat, ours('TokenBudget')())],
+        controllers: [chatController(chat, ours('TokenBudget')({ reserve: 100 }))],
       }),
     };
   },

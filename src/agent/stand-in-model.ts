@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 
 export interface ModelUsage {
+  model: string;
   inputTokens: number;
   outputTokens: number;
 }
@@ -18,17 +19,24 @@ export interface ModelReply {
 export class StandInModel {
   static readonly id = 'stand-in-echo-1';
 
-  complete(message: string): ModelReply {
-    const reply = this.replyTo(message);
-    return { reply, usage: { inputTokens: countTokens(message), outputTokens: countTokens(reply) } };
+  /** The reply, cut after `maxTokens` tokens as an LLM API's `max_tokens` cuts it. */
+  complete(message: string, maxTokens = Infinity): ModelReply {
+    const words = StandInModel.replyTo(message).split(' ');
+    const reply = words.length > maxTokens ? words.slice(0, maxTokens).join(' ') : words.join(' ');
+    return { reply, usage: { model: StandInModel.id, inputTokens: countTokens(message), outputTokens: countTokens(reply) } };
+  }
+
+  /** The most tokens it answers to `message`, known in advance (an echo): what a chat may spend beyond its input. */
+  static maxReplyTokens(message: string): number {
+    return countTokens(StandInModel.replyTo(message));
   }
 
   /** The same reply as `complete`, one token at a time. */
   *tokens(message: string): Generator<string> {
-    for (const token of this.replyTo(message).split(' ')) yield token;
+    for (const token of StandInModel.replyTo(message).split(' ')) yield token;
   }
 
-  private replyTo(message: string): string {
+  private static replyTo(message: string): string {
     const words = message.trim().split(/\s+/).length;
     return `You said ${words} word${words === 1 ? '' : 's'}. Echo: ${message.trim()}`;
   }

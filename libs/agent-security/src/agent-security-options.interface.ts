@@ -124,6 +124,24 @@ export interface TokenBudgetLimits {
   windowMs: number;
 }
 
+/** A spending budget in US dollars over a sliding window, priced by the module's `pricing`. */
+export interface CostBudgetLimits {
+  /** Dollars (at most 6 decimals). */
+  limitUsd: number;
+  windowMs: number;
+}
+
+/** A model's prices in US dollars per million tokens (at most 6 decimals each). */
+export interface ModelPrice {
+  inputPerMillionUsd: number;
+  outputPerMillionUsd: number;
+  /** Cached input tokens, reported apart from `inputTokens`. Default: the input price. */
+  cachedInputPerMillionUsd?: number;
+}
+
+/** `report`: every check is made and its headers sent, nothing is refused (see docs/budgets-and-streams.md). */
+export type EnforcementMode = 'enforce' | 'report';
+
 export interface TierLimits {
   /** Requests allowed per window. */
   limit: number;
@@ -133,6 +151,10 @@ export interface TierLimits {
   tokens?: TokenBudgetLimits;
   /** Concurrent streams per caller. Unlimited when unset. */
   maxConcurrentStreams?: number;
+  /** Optional spending budget in dollars; needs `pricing` for the models its callers use. */
+  cost?: CostBudgetLimits;
+  /** `report`: this tier's limits are checked and reported, never enforced (as the top-level `mode`, for one tier). */
+  mode?: EnforcementMode;
 }
 
 export type StoreErrorPolicy = 'fallback' | 'allow' | 'deny';
@@ -205,11 +227,19 @@ export interface AgentSecurityOptions {
   /** Tier of callers whose token names no tier, or an unknown one; one of `tiers`. Default `free`. */
   defaultTier?: string;
   /** Limits for `@Public()` routes, per client IP. Default 60 per minute. */
-  anonymous?: Pick<TierLimits, 'limit' | 'windowMs'>;
+  anonymous?: Pick<TierLimits, 'limit' | 'windowMs' | 'mode'>;
   /** Redis client, URL or options. Without it limits live in process memory. */
   redis?: Redis | Cluster | string | RedisOptions;
   throttling?: ThrottlingOptions;
   streams?: StreamOptions;
+  /** Prices per model, for cost budgets (`tiers.X.cost`) and `usage.record(principal, { model, ... })`. */
+  pricing?: Record<string, ModelPrice>;
+  /**
+   * `enforce` (default) refuses what a limit refuses. `report` makes every check (request windows, token and cost
+   * budgets, stream caps) and sends its headers, but refuses nothing: the completion log line of a request that would
+   * have been refused carries `"wouldRefuse": "<code>"`. For watching new limits before they refuse anyone.
+   */
+  mode?: EnforcementMode;
   logging?: LoggingOptions | false;
   cors?: CorsOptions | false;
   /**

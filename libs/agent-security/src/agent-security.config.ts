@@ -4,10 +4,13 @@ import type {
   CorsOptions,
   JwtAlgorithm,
   JwtOptions,
+  EnforcementMode,
   LoggingOptions,
+  ModelPrice,
   StoreErrorPolicy,
   TierLimits,
 } from './agent-security-options.interface.js';
+import { microUsd, resolvePrice, type ResolvedPrice } from './usage/cost.js';
 import {
   ANONYMOUS_TIER,
   DEFAULT_ANONYMOUS_LIMITS,
@@ -57,6 +60,12 @@ export interface AgentSecurityConfig {
     readonly allowQueryToken: boolean;
   };
   readonly tiers: ReadonlyMap<string, Readonly<TierLimits>>;
+  /** Each tier's cost budget in nano-dollars (tiers without one are absent). */
+  readonly costBudgets: ReadonlyMap<string, { readonly limitNanoUsd: number; readonly windowMs: number }>;
+  /** Prices per model, in micro-dollars per million tokens. */
+  readonly pricing: ReadonlyMap<string, ResolvedPrice>;
+  /** `report`: checks are made and their headers sent, nothing is refused. */
+  readonly mode: EnforcementMode;
   readonly defaultTier: string;
   readonly anonymous: Readonly<TierLimits>;
   readonly redis?: AgentSecurityOptions['redis'];
@@ -162,10 +171,35 @@ function checkTier(option: string, tier: unknown): TierLimits {
     if (!isNonNegativeInteger(tokens.limit)) fail(`${option}.tokens.limit`, `must be a whole number >= 0, got ${JSON.stringify(tokens.limit)}`);
     if (!isNonNegativeInteger(tokens.windowMs) || tokens.windowMs === 0) fail(`${option}.tokens.windowMs`, `must be a whole number of milliseconds > 0, got ${JSON.stringify(tokens.windowMs)}`);
   }
+  const mode = (tier as TierLimits).mode;
+  if (mode !== undefined && mode !== 'enforce' && mode !== 'report') fail(`${option}.mode`, `must be "enforce" or "report", got ${JSON.stringify(mode)}`);
+  const cost = (tier as TierLimits).cost;
+  if (cost !== undefined) {
+    if (typeof cost !== 'object' || cost === null) fail(`${option}.cost`, 'expected { limitUsd, windowMs }');
+    const micro = microUsd(cost.limitUsd);
+    if (micro === undefined) fail(`${option}.cost.limitUsd`, `must be dollars >= 0 with at most 6 decimals, up to 9000000, got ${JSON.stringify(cost.limitUsd)}`);
+    if (!isNonNegativeInteger(cost.windowMs) || cost.windowMs === 0) fail(`${option}.cost.windowMs`, `must be a whole number of milliseconds > 0, got ${JSON.stringify(cost.windowMs)}`);
+  }
   if (maxConcurrentStreams !== undefined && (!isNonNegativeInteger(maxConcurrentStreams) || maxConcurrentStreams === 0)) {
     fail(`${option}.maxConcurrentStreams`, `must be a whole number > 0, got ${JSON.stringify(maxConcurrentStreams)}`);
   }
   return Object.freeze({ ...(tier as TierLimits) });
+}
+
+function checkPricing(pricing: unknown): Map<string, ResolvedPrice> {
+  const prices = new Map<string, ResolvedPrice>();
+  if (pricing === undefined) return prices;
+  if (typeof pricing !== 'object' || pricing === null || Array.isArray(pricing)) fail('pricing', 'expected { [model]: { inputPerMillionUsd, outputPerMillionUsd } }');
+  for (const [model, price] of Object.entries(pricing)) {
+    if (typeof price !== 'object' || price === null) fail(`pricing.${model}`, 'expected { inputPerMillionUsd, outputPerMillionUsd, cachedInputPerMillionUsd? }');
+    const resolved = resolvePrice(price as ModelPrice);
+    if (resolved === undefined) {
+      const { inputPerMillionUsd, outputPerMillionUsd, cachedInputPerMillionUsd } = price as ModelPrice;
+      fail(`pricing.${model}`, `prices must be dollars per million tokens >= 0 with at most 6 decimals, got input ${JSON.stringify(inputPerMillionUsd)}, output ${JSON.stringify(outputPerMillionUsd)}, cached input ${JSON.stringify(cachedInputPerMillionUsd)}`);
+    }
+    prices.set(model, resolved);
+  }
+  return prices;
 }
 
 function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
@@ -483,7 +517,7 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   }
   const anonymous = checkTier('anonymous', options.anonymous ?? DEFAULT_ANONYMOUS_LIMITS);
   // Token budgets and stream slots are held per verified caller; @Public() routes have none to hold them.
-  for (const name of ['tokens', 'maxConcurrentStreams'] as const) {
+  for (const name of ['tokens', 'maxConcurrentStreams', 'cost'] as const) {
     if (anonymous[name] !== undefined) fail(`anonymous.${name}`, 'is not applied: @Public() routes have no verified caller to hold it; set it on a tier');
   }
 
@@ -495,6 +529,17 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   const batchScriptCalls = checkBoolean('throttling.batchScriptCalls', throttling.batchScriptCalls, true);
   const keyPrefix = throttling.keyPrefix ?? 'agent-security:rl';
   if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) fail('throttling.keyPrefix', 'must be a string without { or } (the module adds the Redis Cluster hash tag itself)');
+
+  const pricing = checkPricing(options.pricing);
+  const costBudgets = new Map<string, { limitNanoUsd: number; windowMs: number }>();
+  for (const [name, tier] of tiers) {
+    if (tier.cost === undefined) continue;
+    if (pricing.size === 0) fail(`tiers.${name}.cost`, 'needs prices: set pricing: { [model]: { inputPerMillionUsd, outputPerMillionUsd } } for the models its callers use');
+    costBudgets.set(name, Object.freeze({ limitNanoUsd: microUsd(tier.cost.limitUsd)! * 1000, windowMs: tier.cost.windowMs }));
+  }
+
+  const mode = options.mode ?? 'enforce';
+  if (mode !== 'enforce' && mode !== 'report') fail('mode', `must be "enforce" or "report", got ${JSON.stringify(mode)}`);
 
   const leaseMs = options.streams?.leaseMs ?? 30_000;
   if (!isNonNegativeInteger(leaseMs) || leaseMs < 100) fail('streams.leaseMs', 'must be a whole number of milliseconds >= 100');
@@ -520,6 +565,9 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   return Object.freeze({
     jwt,
     tiers,
+    costBudgets,
+    pricing,
+    mode,
     defaultTier,
     anonymous,
     redis: options.redis,

@@ -121,7 +121,7 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
     }
     const logger = new Logger('AgentSecurity');
     for (const route of unbudgetedRoutes(this.modules, this.config)) {
-      logger.warn(`${route} has @TokenBudget() or @AgentStream(), but no tier has a token budget (tiers.<name>.tokens): it checks and records nothing`);
+      logger.warn(`${route} has @TokenBudget() or @AgentStream(), but no tier has a token budget (tiers.<name>.tokens) or a cost budget (tiers.<name>.cost): it checks and records nothing`);
     }
   }
 }

@@ -6,11 +6,14 @@ export type {
   ClaimNames,
   ClaimsMapper,
   CorsOptions,
+  CostBudgetLimits,
+  EnforcementMode,
   JwksOptions,
   JwtAlgorithm,
   JwtOptions,
   MappedClaims,
   LoggingOptions,
+  ModelPrice,
   StoreErrorPolicy,
   StreamOptions,
   ThrottlingOptions,
@@ -33,9 +36,15 @@ export { RedisThrottlerStorage, type RedisThrottlerStorageOptions } from './thro
 export { MemoryThrottlerStorage, type MemoryThrottlerStorageOptions } from './throttling/memory-throttler.storage.js';
 
 export { TokenBudget, AgentStream, Usage } from './usage/usage.decorators.js';
+export type { TokenBudgetOptions, TokenReserve } from './usage/token-reserve.js';
 export { UsageMeter, type TokenUsage } from './usage/usage-meter.js';
-export { UsageService, type TokenBudgetState } from './usage/usage.service.js';
-export { ClientClosedRequestException, TokenBudgetExceededException, TooManyStreamsException } from './usage/usage.exceptions.js';
+export { UsageService, type CostBudgetState, type TokenBudgetState } from './usage/usage.service.js';
+export {
+  ClientClosedRequestException,
+  CostBudgetExceededException,
+  TokenBudgetExceededException,
+  TooManyStreamsException,
+} from './usage/usage.exceptions.js';
 
 export type { ErrorBody } from './errors/http-exception.filter.js';
 export type { ErrorCode } from './errors/error-code.js';

@@ -60,4 +60,14 @@ describe('memory admission on a fake clock', () => {
     now += 59_999;
     expect(store.admitSync({ windows: rules, tokens }).refused).toBe('windows');
   });
+
+  it('frees the reservation of a request that never records once its lease runs out, to the millisecond', () => {
+    const tokens = { key: 'rl:{user:crash}:tokens', limit: 300, windowMs: 60_000 };
+    const reserve = (id: string) => ({ key: 'rl:{user:crash}:reserved', member: `100:${id}`, tokens: 100, leaseMs: 30_000 });
+    for (const id of ['a', 'b', 'c']) expect(store.admitSync({ windows: [], tokens, reservation: reserve(id) }).refused).toBeUndefined();
+    now += 29_999;
+    expect(store.admitSync({ windows: [], tokens, reservation: reserve('d') })).toMatchObject({ refused: 'tokens', tokensReserved: 300 });
+    now += 1;
+    expect(store.admitSync({ windows: [], tokens, reservation: reserve('d') })).toMatchObject({ refused: undefined, tokensReserved: 0 });
+  });
 });

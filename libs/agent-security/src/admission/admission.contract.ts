@@ -61,6 +61,29 @@ export function describeAdmissionContract(name: string, get: () => AdmissionStor
       expect(await get().usage.acquireStream(`${k}:streams`, 'b', 1, 10_000)).toBe(true);
     });
 
+    it('holds reservations: refused once used + in flight + this one exceed the budget; a settled one frees what it did not spend', async () => {
+      const k = caller();
+      const reservation = (id: string, tokens: number, leaseMs = 10_000) => ({ key: `${k}:reserved`, member: `${tokens}:${id}`, tokens, leaseMs });
+      await get().usage.recordTokens(`${k}:tokens`, 50, 60_000);
+      for (const id of ['a', 'b']) expect((await get().admission.admit({ windows: [], tokens: tokens(k), reservation: reservation(id, 20) })).refused).toBeUndefined();
+      const refused = await get().admission.admit({ windows: [window(k)], tokens: tokens(k), reservation: reservation('c', 31) });
+      expect(refused).toMatchObject({ refused: 'tokens', tokensUsed: 50, tokensReserved: 40 });
+      expect(await counted(k)).toBe(0);
+      await get().usage.settleReservation(`${k}:tokens`, 5, 60_000, `${k}:reserved`, '20:a');
+      const admitted = await get().admission.admit({ windows: [], tokens: tokens(k), reservation: reservation('c', 25) });
+      expect(admitted).toMatchObject({ refused: undefined, tokensUsed: 55, tokensReserved: 20 });
+    });
+
+    it('lets a reservation that is never settled (its instance died) expire with its lease', async () => {
+      const k = caller();
+      const held = { key: `${k}:reserved`, member: '100:a', tokens: 100, leaseMs: 150 };
+      expect((await get().admission.admit({ windows: [], tokens: tokens(k), reservation: held })).refused).toBeUndefined();
+      const next = { ...held, member: '100:b', leaseMs: 10_000 };
+      expect((await get().admission.admit({ windows: [], tokens: tokens(k), reservation: next })).refused).toBe('tokens');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await get().admission.admit({ windows: [], tokens: tokens(k), reservation: next })).refused).toBeUndefined();
+    });
+
     it('admits without windows (@SkipThrottle()) and without a budget', async () => {
       const k = caller();
       const result = await get().admission.admit({ windows: [], stream: stream(k, 'a') });

@@ -29,7 +29,9 @@ export const admissionProviders: Provider[] = [
       }
       const memory = new MemoryAdmissionStore(memoryWindows, memoryUsage);
       if (connection.client === undefined || !(windows instanceof FailoverStore)) return memory;
-      return new FailoverAdmissionStore(new RedisAdmissionStore(connection.client), memory, config.throttling.onStoreError, windows);
+      const client = connection.client;
+      const drop = async (key: string, member: string) => void (await client.zrem(key, member));
+      return new FailoverAdmissionStore(new RedisAdmissionStore(client), memory, config.throttling.onStoreError, windows, drop);
     },
   },
 ];

@@ -11,7 +11,7 @@ interface AdmissionCommand {
   agentSecurityAdmit(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
 }
 
-const REFUSALS: ReadonlyArray<AdmissionRefusal | undefined> = [undefined, 'windows', 'tokens', 'streams'];
+const REFUSALS: ReadonlyArray<AdmissionRefusal | undefined> = [undefined, 'windows', 'tokens', 'streams', 'cost'];
 
 /**
  * The admission script on Redis, one call per request (not batched with the plain routes' windows: a budgeted
@@ -29,13 +29,16 @@ export class RedisAdmissionStore implements AdmissionStore {
     this.redis = client as unknown as AdmissionCommand;
   }
 
-  async admit({ windows, tokens, stream }: Admission): Promise<AdmissionResult> {
+  async admit({ windows, tokens, reservation, cost, stream, report }: Admission): Promise<AdmissionResult> {
     const n = windows.length;
     for (const rule of windows) {
       if (!(rule.limit >= 0 && rule.limit < Infinity && rule.windowMs >= 1 && rule.windowMs < Infinity)) throw new InvalidWindowRuleError(rule);
     }
     const keys: string[] = windows.map((rule) => rule.key);
     if (tokens !== undefined) keys.push(tokens.key);
+    const reserve = tokens !== undefined && reservation !== undefined ? reservation : undefined;
+    if (reserve !== undefined) keys.push(reserve.key);
+    if (cost !== undefined) keys.push(cost.key);
     if (stream !== undefined) keys.push(stream.key);
     // A member unique per process and request: the windows are shared with the batched script's members.
     const args: Array<string | number> = [
@@ -47,14 +50,21 @@ export class RedisAdmissionStore implements AdmissionStore {
       stream?.max ?? -1,
       stream?.leaseId ?? '',
       stream?.leaseMs ?? 0,
+      reserve?.tokens ?? -1,
+      reserve?.member ?? '',
+      reserve?.leaseMs ?? 0,
+      cost?.limit ?? -1,
+      cost === undefined ? 1 : bucketMsFor(cost.windowMs),
+      report === true ? 1 : 0,
     ];
     for (const rule of windows) args.push(rule.limit, Math.ceil(rule.windowMs));
     const reply = await this.redis.agentSecurityAdmit(keys.length, ...keys, ...args);
     const refused = REFUSALS[reply[0]];
-    const result: AdmissionResult = { refused, tokensUsed: reply[1], tokensResetMs: reply[2], windows: undefined };
-    if (refused !== 'tokens' && refused !== 'streams') {
+    const result: AdmissionResult = { refused, tokensUsed: reply[1], tokensResetMs: reply[2], tokensReserved: reply[4], costUsed: reply[5], costResetMs: reply[6], windows: undefined };
+    // The windows are in the reply when they were checked: always in report mode, else unless an earlier check refused.
+    if (reply.length > 7 || n === 0 && (refused === undefined || refused === 'windows')) {
       const states: WindowState[] = new Array(n);
-      for (let i = 0; i < n; i++) states[i] = { totalHits: reply[4 + 2 * i], resetMs: reply[5 + 2 * i] };
+      for (let i = 0; i < n; i++) states[i] = { totalHits: reply[7 + 2 * i], resetMs: reply[8 + 2 * i] };
       result.windows = { allowed: reply[3] === -1, blockedBy: reply[3], windows: states };
     }
     return result;

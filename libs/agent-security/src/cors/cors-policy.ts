@@ -13,6 +13,8 @@ export const DEFAULT_CORS_EXPOSED_HEADERS = [
   'Retry-After',
   'X-TokenBudget-Limit',
   'X-TokenBudget-Remaining',
+  'X-CostBudget-Limit-Usd',
+  'X-CostBudget-Remaining-Usd',
 ];
 
 /** The CORS options turned, once, into header values and an origin check. */

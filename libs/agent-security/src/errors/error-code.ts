@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'insufficient_scope'
   | 'rate_limited'
   | 'token_budget_exceeded'
+  | 'cost_budget_exceeded'
   | 'too_many_streams'
   | 'store_unavailable'
   | 'client_closed_request'

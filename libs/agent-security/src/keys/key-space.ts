@@ -7,6 +7,8 @@ import { METHOD_METADATA, PATH_METADATA, VERSION_METADATA } from '@nestjs/common
  *   <prefix>:{user:<id>}               a verified caller's request window
  *   <prefix>:{user:<id>}:route:<...>   a route's own @Throttle() window for that caller
  *   <prefix>:{user:<id>}:tokens        the caller's token budget (hash of bucket -> tokens)
+ *   <prefix>:{user:<id>}:cost          the caller's cost budget (hash of bucket -> nano-dollars)
+ *   <prefix>:{user:<id>}:reserved      tokens held by requests in flight (sorted set of "<tokens>:<id>" -> expiry)
  *   <prefix>:{user:<id>}:streams       the caller's stream leases (sorted set of lease -> expiry)
  *   <prefix>:{ip:<address>}            an anonymous caller's window (an IPv6 address by its /64)
  *   <prefix>:{ip:overflow:<network>}   the memory store's shared window once its anonymous part is full
@@ -32,6 +34,14 @@ export class KeySpace {
 
   tokens(userId: string): string {
     return `${this.userPrefix}${userId}}:tokens`;
+  }
+
+  cost(userId: string): string {
+    return `${this.userPrefix}${userId}}:cost`;
+  }
+
+  reservations(userId: string): string {
+    return `${this.userPrefix}${userId}}:reserved`;
   }
 
   streams(userId: string): string {

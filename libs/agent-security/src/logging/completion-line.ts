@@ -22,6 +22,8 @@ export interface CompletionFields {
   tier: string | undefined;
   ip: string | undefined;
   aborted: true | undefined;
+  /** Report mode: the code of the refusal the request was let through despite. */
+  wouldRefuse?: string;
 }
 
 /** The parts of pino's own line that the fast line copies, read off the logger once. */
@@ -116,6 +118,7 @@ function fastLine(parts: PinoLineParts, fields: CompletionFields): string {
   if (fields.tier !== undefined) line += ',"tier":' + quote(fields.tier);
   if (fields.ip !== undefined) line += ',"ip":' + quote(fields.ip);
   if (fields.aborted === true) line += ',"aborted":true';
+  if (fields.wouldRefuse !== undefined) line += ',"wouldRefuse":' + quote(fields.wouldRefuse);
   return line + parts.message + parts.end;
 }
 

@@ -73,6 +73,7 @@ function onResponseClose(this: LoggedResponse): void {
     tier: principal?.tier,
     ip: request.ip ?? request.socket.remoteAddress,
     aborted: this.writableFinished ? undefined : true,
+    wouldRefuse: request.wouldRefuse,
   };
   try {
     this[COMPLETION]!.write(fields, this.err);

@@ -30,6 +30,8 @@ const TIER: OptionTable = {
   ...WINDOW,
   tokens: WINDOW,
   maxConcurrentStreams: VALUE,
+  cost: { limitUsd: VALUE, windowMs: VALUE },
+  mode: VALUE,
 };
 
 export const JWT_OPTIONS: OptionTable = {
@@ -66,6 +68,7 @@ export const AGENT_SECURITY_OPTION_KEYS: OptionTable = {
     batchScriptCalls: VALUE,
   },
   streams: { leaseMs: VALUE },
+  pricing: eachOf({ inputPerMillionUsd: VALUE, outputPerMillionUsd: VALUE, cachedInputPerMillionUsd: VALUE }),
   logging: {
     level: VALUE,
     redact: VALUE,
@@ -82,4 +85,5 @@ export const AGENT_SECURITY_OPTION_KEYS: OptionTable = {
     maxAge: VALUE,
   },
   errorFilter: VALUE,
+  mode: VALUE,
 };

@@ -9,7 +9,7 @@ import { AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from '../usage/usage.con
  * from the controllers' metadata: no request pays for it.
  */
 export function unbudgetedRoutes(modules: ModulesContainer, config: AgentSecurityConfig): string[] {
-  for (const tier of config.tiers.values()) if (tier.tokens !== undefined) return [];
+  for (const tier of config.tiers.values()) if (tier.tokens !== undefined || tier.cost !== undefined) return [];
   const routes: string[] = [];
   const seen = new Set<Type>();
   for (const module of modules.values()) {
@@ -33,5 +33,5 @@ export function unbudgetedRoutes(modules: ModulesContainer, config: AgentSecurit
 }
 
 function isBudgeted(target: object): boolean {
-  return Reflect.getMetadata(TOKEN_BUDGET_METADATA, target) === true || Reflect.getMetadata(AGENT_STREAM_METADATA, target) === true;
+  return Reflect.getMetadata(TOKEN_BUDGET_METADATA, target) !== undefined || Reflect.getMetadata(AGENT_STREAM_METADATA, target) === true;
 }

@@ -11,14 +11,16 @@ import {
 import { randomUUID } from 'crypto';
 import type { IncomingMessage, ServerResponse } from 'http';
 import { AGENT_SECURITY_ADMISSION_STORE } from '../admission/admission.constants.js';
-import type { AdmissionStore, StreamSlotCheck, TokenBudgetCheck } from '../admission/admission.interface.js';
+import type { AdmissionStore, CostBudgetCheck, StreamSlotCheck, TokenBudgetCheck, TokenReservation } from '../admission/admission.interface.js';
 import { AGENT_SECURITY_CONFIG, ANONYMOUS_TIER } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import type { AgentPrincipal } from '../auth/agent-principal.interface.js';
 import { AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from '../usage/usage.constants.js';
-import { TokenBudgetExceededException, TooManyStreamsException } from '../usage/usage.exceptions.js';
+import { CostBudgetExceededException, TokenBudgetExceededException, TooManyStreamsException } from '../usage/usage.exceptions.js';
+import { formatUsd } from '../usage/cost.js';
 import { UsageService } from '../usage/usage.service.js';
 import { UsageSessions } from '../usage/usage-session.js';
+import { DEFAULT_RESERVE, tokensToReserve, type TokenBudgetOptions, type TokenReserve } from '../usage/token-reserve.js';
 import { KeySpace, routeKeySuffix } from '../keys/key-space.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { rateLimitPolicy, setRateLimitHeaders, type RateLimitPolicy } from './rate-limit-headers.js';
@@ -48,7 +50,10 @@ interface RouteThrottling {
   readonly keySuffix: string;
   /** `@TokenBudget()` (or `@AgentStream()`): a verified caller is admitted by the admission store. */
   readonly budgeted: boolean;
+  readonly reserve: TokenReserve;
   readonly stream: boolean;
+  /** Controller.method, for a developer's error. */
+  readonly name: string;
 }
 
 /**
@@ -67,6 +72,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
   private readonly routes = new RouteMetadataCache<RouteThrottling>((handler, controller) => {
     const targets = [handler, controller];
     const ignored = ignoredThrottleOptions(targets);
+    const budget = this.reflector.getAllAndOverride<TokenBudgetOptions | undefined>(TOKEN_BUDGET_METADATA, targets);
     if (ignored.length > 0) {
       new Logger('AgentSecurity').warn(
         `${controller.name}.${handler.name}: @Throttle() ${ignored.join(', ')} not applied; the module applies only ` +
@@ -78,13 +84,17 @@ export class TierThrottlerGuard extends ThrottlerGuard {
       limit: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_LIMIT + DEFAULT_THROTTLER, targets),
       ttl: this.reflector.getAllAndOverride<Resolvable>(THROTTLER_TTL + DEFAULT_THROTTLER, targets),
       keySuffix: routeKeySuffix(controller, handler),
-      budgeted: this.reflector.getAllAndOverride<boolean>(TOKEN_BUDGET_METADATA, targets) === true,
+      budgeted: budget !== undefined,
+      reserve: budget?.reserve ?? DEFAULT_RESERVE,
+      name: `${controller.name}.${handler.name}`,
       stream: this.reflector.getAllAndOverride<boolean>(AGENT_STREAM_METADATA, targets) === true,
     };
   });
   private readonly tierPolicies = new Map<string, RateLimitPolicy>();
   private readonly anonymousPolicy: RateLimitPolicy;
   private readonly keys: KeySpace;
+  /** Tiers (ANONYMOUS_TIER for @Public() callers) whose limits only report: the whole app's, or the tier's own mode. */
+  private readonly reporting = new Set<string>();
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -100,6 +110,8 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     for (const [name, tier] of config.tiers) this.tierPolicies.set(name, rateLimitPolicy(name, tier.limit, tier.windowMs));
     this.anonymousPolicy = rateLimitPolicy(ANONYMOUS_TIER, config.anonymous.limit, config.anonymous.windowMs);
     this.keys = new KeySpace(config.throttling.keyPrefix);
+    for (const [name, tier] of config.tiers) if (config.mode === 'report' || tier.mode === 'report') this.reporting.add(name);
+    if (config.mode === 'report' || config.anonymous.mode === 'report') this.reporting.add(ANONYMOUS_TIER);
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -133,7 +145,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     }
 
     if (admits) return this.admit(route, request, response, principal!, rules, policy, routePolicy);
-    this.answerWindows(response, principal, policy, routePolicy, await this.store.consume(rules));
+    this.answerWindows(request, response, principal, policy, routePolicy, await this.store.consume(rules));
     return true;
   }
 
@@ -155,25 +167,54 @@ export class TierThrottlerGuard extends ThrottlerGuard {
       route.stream && tier.maxConcurrentStreams !== undefined
         ? { key: this.keys.streams(principal.userId), leaseId: randomUUID(), max: tier.maxConcurrentStreams, leaseMs: this.config.streams.leaseMs }
         : undefined;
-    const result = await this.admission.admit({ windows: rules, tokens, stream });
+    const reserve = tokens === undefined ? undefined : tokensToReserve(route.reserve, request, route.name);
+    const reservation: TokenReservation | undefined =
+      reserve === undefined
+        ? undefined
+        : { key: this.keys.reservations(principal.userId), member: `${reserve}:${randomUUID()}`, tokens: reserve, leaseMs: this.config.streams.leaseMs };
+    const costBudget = this.config.costBudgets.get(principal.tier);
+    const cost: CostBudgetCheck | undefined =
+      costBudget === undefined ? undefined : { key: this.keys.cost(principal.userId), limit: costBudget.limitNanoUsd, windowMs: costBudget.windowMs };
+    const report = this.reporting.has(principal.tier);
+    const result = await this.admission.admit({ windows: rules, tokens, reservation, cost, stream, report });
     if (budget !== undefined) {
       response.setHeader('X-TokenBudget-Limit', budget.limit);
-      response.setHeader('X-TokenBudget-Remaining', Math.max(0, budget.limit - result.tokensUsed));
+      // As the request found it: the tokens used and those held by the caller's other requests in flight.
+      response.setHeader('X-TokenBudget-Remaining', Math.max(0, budget.limit - result.tokensUsed - result.tokensReserved));
     }
-    if (result.refused === 'tokens') {
-      // A budget of 0 never frees: come back after a whole window, not every second.
-      const retryAfter = Math.max(1, Math.ceil((budget!.limit === 0 ? budget!.windowMs : result.tokensResetMs) / 1000));
-      response.setHeader('Retry-After', retryAfter);
-      throw new TokenBudgetExceededException(budget!.limit, result.tokensUsed, budget!.windowMs, retryAfter, principal.tier);
+    if (costBudget !== undefined) {
+      response.setHeader('X-CostBudget-Limit-Usd', formatUsd(costBudget.limitNanoUsd));
+      response.setHeader('X-CostBudget-Remaining-Usd', formatUsd(Math.max(0, costBudget.limitNanoUsd - result.costUsed)));
     }
-    if (result.refused === 'streams') throw new TooManyStreamsException(stream!.max, principal.tier);
-    if (rules.length > 0) this.answerWindows(response, principal, policy, routePolicy, result.windows!);
-    this.sessions.open(request, response, principal, stream);
+    const refused = result.refused;
+    if (refused === 'tokens') {
+      // A budget of 0 never frees: come back after a whole window, not every second. Reservations free sooner than
+      // the window, but when is unknown: the oldest usage's exit is the one time known to free tokens.
+      const retryAfter = Math.max(1, Math.ceil((budget!.limit === 0 || result.tokensResetMs === 0 ? budget!.windowMs : result.tokensResetMs) / 1000));
+      if (report) request.wouldRefuse = 'token_budget_exceeded';
+      else {
+        response.setHeader('Retry-After', retryAfter);
+        throw new TokenBudgetExceededException(budget!.limit, result.tokensUsed, budget!.windowMs, retryAfter, principal.tier, result.tokensReserved, reserve);
+      }
+    } else if (refused === 'cost') {
+      const retryAfter = Math.max(1, Math.ceil((costBudget!.limitNanoUsd === 0 || result.costResetMs === 0 ? costBudget!.windowMs : result.costResetMs) / 1000));
+      if (report) request.wouldRefuse = 'cost_budget_exceeded';
+      else {
+        response.setHeader('Retry-After', retryAfter);
+        throw new CostBudgetExceededException(costBudget!.limitNanoUsd, result.costUsed, costBudget!.windowMs, retryAfter, principal.tier);
+      }
+    } else if (refused === 'streams') {
+      if (report) request.wouldRefuse = 'too_many_streams';
+      else throw new TooManyStreamsException(stream!.max, principal.tier);
+    }
+    if (rules.length > 0 && result.windows !== undefined) this.answerWindows(request, response, principal, policy, routePolicy, result.windows);
+    this.sessions.open(request, response, principal, stream, reservation === undefined ? undefined : { tokensKey: tokens!.key, windowMs: budget!.windowMs, ...reservation });
     return true;
   }
 
   /** The windows' headers, and the refusal when one of them refused. */
   private answerWindows(
+    request: IncomingMessage,
     response: ServerResponse,
     principal: AgentPrincipal | undefined,
     policy: RateLimitPolicy,
@@ -196,6 +237,10 @@ export class TierThrottlerGuard extends ThrottlerGuard {
       });
     }
     if (allowed) return;
+    if (this.reporting.size > 0 && this.reporting.has(principal?.tier ?? ANONYMOUS_TIER)) {
+      request.wouldRefuse ??= 'rate_limited';
+      return;
+    }
 
     const refused = blockedBy === 1 ? routePolicy! : policy;
     const retryAfter = Math.max(1, blockedBy === 1 ? ownReset : callerReset);

@@ -3,7 +3,7 @@ import type { RedisDownState } from '../throttling/failover.store.js';
 import { StoreUnavailableException } from '../errors/store-unavailable.exception.js';
 import { Logger } from '@nestjs/common';
 import { MemoryUsageStore } from './memory-usage.store.js';
-import type { TokenBucketsReplay, TokenWindow, UsageStore } from './usage-store.interface.js';
+import type { CostRecord, TokenBucketsReplay, TokenWindow, UsageStore } from './usage-store.interface.js';
 
 /**
  * The store-error policy for token budgets and stream slots: `fallback` uses process memory, `allow` lets the request
@@ -46,6 +46,7 @@ export class FailoverUsageStore implements UsageStore {
   }
 
   private recordInMemory(key: string, tokens: number, windowMs: number): Promise<void> {
+    if (tokens <= 0) return Promise.resolve();
     this.unreplayed.set(key, windowMs);
     return this.fallback.recordTokens(key, tokens, windowMs);
   }
@@ -92,6 +93,26 @@ export class FailoverUsageStore implements UsageStore {
     // A lease left in Redis meanwhile expires on its own.
     if (this.redis.isDown) return this.fallback.releaseStream(key, leaseId);
     return Promise.allSettled([this.primary.releaseStream(key, leaseId), this.fallback.releaseStream(key, leaseId)]).then(() => undefined);
+  }
+
+  settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string, cost?: CostRecord): Promise<void> {
+    // The reservation may be in either store (taken before or during an outage): dropped from both, the tokens
+    // counted once, in memory if Redis cannot take them.
+    const local = this.fallback.settleReservation(tokensKey, 0, windowMs, reservationKey, member);
+    const inMemory = () =>
+      Promise.all([this.recordInMemory(tokensKey, tokens, windowMs), cost === undefined ? undefined : this.recordInMemory(cost.key, cost.amount, cost.windowMs)]);
+    if (this.redis.isDown) return local.then(inMemory).then(() => undefined);
+    const remote = this.primary.settleReservation(tokensKey, tokens, windowMs, reservationKey, member, cost).catch((error: unknown) => {
+      this.lost(error);
+      return inMemory();
+    });
+    return Promise.all([local, remote]).then(() => undefined);
+  }
+
+  renewReservation(reservationKey: string, member: string, leaseMs: number): Promise<void> {
+    const local = this.fallback.renewReservation(reservationKey, member, leaseMs);
+    if (this.redis.isDown) return local;
+    return Promise.all([local, this.primary.renewReservation(reservationKey, member, leaseMs).catch((error: unknown) => this.lost(error))]).then(() => undefined);
   }
 
   private lost(error: unknown): void {

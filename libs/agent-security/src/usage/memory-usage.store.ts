@@ -1,6 +1,6 @@
 import { TOKEN_BUCKETS } from './usage.constants.js';
 import { bucketMsFor } from './redis-usage.store.js';
-import type { TokenWindow, UsageStore } from './usage-store.interface.js';
+import type { CostRecord, TokenWindow, UsageStore } from './usage-store.interface.js';
 
 interface Buckets {
   /** bucket index -> tokens */
@@ -82,9 +82,14 @@ export class MemoryUsageStore implements UsageStore {
     return held.size;
   }
 
-  /** Takes a slot already found free in the same synchronous step. */
+  /** Takes a slot (or a reservation) already found free in the same synchronous step. */
   takeStream(key: string, leaseId: string, leaseMs: number): void {
-    this.leases.get(key)!.set(leaseId, this.now() + leaseMs);
+    let held = this.leases.get(key);
+    if (held === undefined) {
+      held = new Map();
+      this.leases.set(key, held);
+    }
+    held.set(leaseId, this.now() + leaseMs);
   }
 
   /** As in Redis: a lease lost meanwhile (expired while it could not be renewed) is put back, its stream still runs. */
@@ -101,6 +106,30 @@ export class MemoryUsageStore implements UsageStore {
     const held = this.leases.get(key);
     held?.delete(leaseId);
     if (held?.size === 0) this.leases.delete(key);
+  }
+
+  /** Tokens held by unexpired reservations under `key` (members "<tokens>:<id>"); synchronous, for the admission. */
+  reservedSync(key: string): number {
+    const now = this.now();
+    const held = this.leases.get(key);
+    if (held === undefined) return 0;
+    let reserved = 0;
+    for (const [member, expiresAt] of held) {
+      if (expiresAt <= now) held.delete(member);
+      else reserved += parseInt(member, 10);
+    }
+    return reserved;
+  }
+
+  async settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string, cost?: CostRecord): Promise<void> {
+    await this.releaseStream(reservationKey, member);
+    if (tokens > 0) await this.recordTokens(tokensKey, tokens, windowMs);
+    if (cost !== undefined && cost.amount > 0) await this.recordTokens(cost.key, cost.amount, cost.windowMs);
+  }
+
+  async renewReservation(reservationKey: string, member: string, leaseMs: number): Promise<void> {
+    const held = this.leases.get(reservationKey);
+    if (held?.has(member)) held.set(member, this.now() + leaseMs);
   }
 
   /** Drops callers with nothing left in their windows. */

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { TOKEN_BUCKETS } from './usage.constants.js';
-import { STREAM_ACQUIRE_SCRIPT, STREAM_RENEW_SCRIPT, TOKENS_RECORD_SCRIPT, TOKENS_REPLAY_SCRIPT, TOKENS_USED_SCRIPT } from './usage.scripts.js';
-import type { TokenBucketsReplay, TokenWindow, UsageStore } from './usage-store.interface.js';
+import { RESERVATION_RENEW_SCRIPT, TOKENS_SETTLE_SCRIPT, STREAM_ACQUIRE_SCRIPT, STREAM_RENEW_SCRIPT, TOKENS_RECORD_SCRIPT, TOKENS_REPLAY_SCRIPT, TOKENS_USED_SCRIPT } from './usage.scripts.js';
+import type { CostRecord, TokenBucketsReplay, TokenWindow, UsageStore } from './usage-store.interface.js';
 
 interface UsageCommands {
   agentSecurityTokensUsed(key: string, bucketMs: number, buckets: number): Promise<[number, number]>;
@@ -9,6 +9,8 @@ interface UsageCommands {
   agentSecurityStreamAcquire(key: string, leaseId: string, max: number, leaseMs: number): Promise<number>;
   agentSecurityStreamRenew(key: string, leaseId: string, leaseMs: number): Promise<number>;
   agentSecurityTokensReplay(key: string, bucketMs: number, windowMs: number, ...buckets: number[]): Promise<number>;
+  agentSecurityTokensSettle(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  agentSecurityReservationRenew(key: string, member: string, leaseMs: number): Promise<number>;
 }
 
 export const bucketMsFor = (windowMs: number) => Math.max(1, Math.ceil(windowMs / TOKEN_BUCKETS));
@@ -21,6 +23,10 @@ export class RedisUsageStore implements UsageStore, TokenBucketsReplay {
     const commands = client as (Redis | Cluster) & Partial<UsageCommands>;
     if (typeof commands.agentSecurityTokensReplay !== 'function') {
       client.defineCommand('agentSecurityTokensReplay', { numberOfKeys: 1, lua: TOKENS_REPLAY_SCRIPT });
+    }
+    if (typeof commands.agentSecurityTokensSettle !== 'function') {
+      client.defineCommand('agentSecurityTokensSettle', { lua: TOKENS_SETTLE_SCRIPT });
+      client.defineCommand('agentSecurityReservationRenew', { numberOfKeys: 1, lua: RESERVATION_RENEW_SCRIPT });
     }
     if (typeof commands.agentSecurityTokensUsed !== 'function') {
       client.defineCommand('agentSecurityTokensUsed', { numberOfKeys: 1, lua: TOKENS_USED_SCRIPT });
@@ -56,5 +62,17 @@ export class RedisUsageStore implements UsageStore, TokenBucketsReplay {
 
   async releaseStream(key: string, leaseId: string): Promise<void> {
     await this.redis.zrem(key, leaseId);
+  }
+
+  async settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string, cost?: CostRecord): Promise<void> {
+    if (cost === undefined) {
+      await this.redis.agentSecurityTokensSettle(2, tokensKey, reservationKey, tokens, bucketMsFor(windowMs), windowMs, member);
+    } else {
+      await this.redis.agentSecurityTokensSettle(3, tokensKey, reservationKey, cost.key, tokens, bucketMsFor(windowMs), windowMs, member, cost.amount, bucketMsFor(cost.windowMs), cost.windowMs);
+    }
+  }
+
+  async renewReservation(reservationKey: string, member: string, leaseMs: number): Promise<void> {
+    await this.redis.agentSecurityReservationRenew(reservationKey, member, leaseMs);
   }
 }

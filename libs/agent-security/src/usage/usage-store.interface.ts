@@ -1,3 +1,10 @@
+/** An amount for a cost window: nano-dollars, kept like tokens (a hash of bucket -> amount). */
+export interface CostRecord {
+  key: string;
+  amount: number;
+  windowMs: number;
+}
+
 export interface TokenWindow {
   /** Tokens used in the window. */
   used: number;
@@ -16,6 +23,13 @@ export interface UsageStore {
   acquireStream(key: string, leaseId: string, max: number, leaseMs: number): Promise<boolean>;
   renewStream(key: string, leaseId: string, leaseMs: number): Promise<void>;
   releaseStream(key: string, leaseId: string): Promise<void>;
+  /**
+   * Records `tokens` (0: none) and drops the request's reservation (`member` under `reservationKey`) in one step,
+   * with the request's cost (nano-dollars in a window of the same kind) when given.
+   */
+  settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string, cost?: CostRecord): Promise<void>;
+  /** Extends a reservation still held; one already settled or expired stays gone. */
+  renewReservation(reservationKey: string, member: string, leaseMs: number): Promise<void>;
 }
 
 /** Adds token buckets recorded elsewhere (bucket index -> tokens, the same bucket length) to a caller's window. */

@@ -1,8 +1,9 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { TOKEN_BUDGET_EXCEEDED_MESSAGE, TOO_MANY_STREAMS_MESSAGE } from './usage.constants.js';
+import { COST_BUDGET_EXCEEDED_MESSAGE, TOKEN_BUDGET_EXCEEDED_MESSAGE, TOO_MANY_STREAMS_MESSAGE } from './usage.constants.js';
+import { formatUsd } from './cost.js';
 
 export class TokenBudgetExceededException extends HttpException {
-  constructor(tokenLimit: number, tokensUsed: number, windowMs: number, retryAfter: number, tier: string) {
+  constructor(tokenLimit: number, tokensUsed: number, windowMs: number, retryAfter: number, tier: string, tokensReserved = 0, tokensRequested?: number) {
     super(
       {
         statusCode: HttpStatus.TOO_MANY_REQUESTS,
@@ -11,6 +12,29 @@ export class TokenBudgetExceededException extends HttpException {
         code: 'token_budget_exceeded',
         tokenLimit,
         tokensUsed,
+        // Held by the caller's requests in flight, and what this one asked to hold.
+        tokensReserved,
+        ...(tokensRequested === undefined ? {} : { tokensRequested }),
+        window: `${windowMs / 1000}s`,
+        retryAfter,
+        tier,
+      },
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
+  }
+}
+
+export class CostBudgetExceededException extends HttpException {
+  /** Amounts in nano-dollars; the body gives them in dollars, as exact decimal strings. */
+  constructor(limitNanoUsd: number, usedNanoUsd: number, windowMs: number, retryAfter: number, tier: string) {
+    super(
+      {
+        statusCode: HttpStatus.TOO_MANY_REQUESTS,
+        error: 'Too Many Requests',
+        message: COST_BUDGET_EXCEEDED_MESSAGE,
+        code: 'cost_budget_exceeded',
+        costLimitUsd: formatUsd(limitNanoUsd),
+        costUsedUsd: formatUsd(usedNanoUsd),
         window: `${windowMs / 1000}s`,
         retryAfter,
         tier,

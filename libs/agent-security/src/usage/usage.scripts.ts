@@ -67,3 +67,33 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 `;
+
+/**
+ * KEYS[1] hash of bucket -> tokens, KEYS[2] the reservations, KEYS[3] (optional) hash of bucket -> nano-dollars.
+ * ARGV: tokens, bucketMs, windowMs, reservation member, then cost, cost bucketMs, cost windowMs with KEYS[3].
+ * The tokens a request spent replace what it reserved, in one step: never both counted, never neither.
+ */
+export const TOKENS_SETTLE_SCRIPT = `
+redis.call('ZREM', KEYS[2], ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function add(key, amount, bucketMs, windowMs)
+  if tonumber(amount) <= 0 then return end
+  redis.call('HINCRBY', key, math.floor(now / tonumber(bucketMs)), amount)
+  redis.call('PEXPIRE', key, tonumber(windowMs) + tonumber(bucketMs))
+end
+add(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+if #KEYS > 2 then add(KEYS[3], ARGV[5], ARGV[6], ARGV[7]) end
+return 1
+`;
+
+/**
+ * KEYS[1] the reservations. ARGV: member, leaseMs. Extends a reservation still held (XX: one already settled or
+ * expired is not put back, unlike a stream slot, since a late renewal would otherwise hold tokens after the record).
+ */
+export const RESERVATION_RENEW_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[2]), ARGV[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`;
