@@ -88,7 +88,7 @@ describe('Reserved token budgets (a real redis-server)', () => {
   it('10 concurrent chats with max_tokens 100 on a 300-token budget: 3 run, spend at most 300; 7 are refused; no extra script call', async () => {
     const id = userId();
     const caller = one.bearer(id);
-    closeGate();
+    void closeGate();
     handlerRuns = 0;
     await admin.config('RESETSTAT');
     const chats = Array.from({ length: 10 }, () => request(one.server).post('/chat').set(caller).send({ max_tokens: 100, spend: 100 }).then((r) => r));
@@ -120,7 +120,7 @@ describe('Reserved token budgets (a real redis-server)', () => {
 
   it("'none' keeps the soft check: concurrent requests all pass while anything is left", async () => {
     const caller = one.bearer(userId());
-    closeGate();
+    void closeGate();
     const chats = Array.from({ length: 5 }, () => request(one.server).post('/soft').set(caller).send({ spend: 100 }).then((r) => r));
     await new Promise((resolve) => setTimeout(resolve, 200));
     open();
@@ -129,7 +129,7 @@ describe('Reserved token budgets (a real redis-server)', () => {
 
   it('two app instances on one Redis share the reservations', async () => {
     const id = userId();
-    closeGate();
+    void closeGate();
     handlerRuns = 0;
     const chats = Array.from({ length: 10 }, (_, i) =>
       request((i % 2 === 0 ? one : two).server).post('/chat').set(one.bearer(id)).send({ max_tokens: 100, spend: 100 }).then((r) => r),
@@ -147,7 +147,7 @@ describe('Reserved token budgets (a real redis-server)', () => {
     const short = await buildApp({ redis: redis.url, tiers: TIERS, defaultTier: 'free', streams: { leaseMs: 300 }, throttling: { commandTimeoutMs: 2000 } }, [ChatController]);
     try {
       const id = userId();
-      closeGate();
+      void closeGate();
       const long = request(short.server).post('/chat').set(short.bearer(id)).send({ max_tokens: 250, spend: 10 }).then((r) => r);
       await new Promise((resolve) => setTimeout(resolve, 800)); // more than two leases
       const refused = await request(short.server).post('/chat').set(short.bearer(id)).send({ max_tokens: 100, spend: 1 }).expect(429);
