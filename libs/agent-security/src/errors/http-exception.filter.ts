@@ -1,10 +1,11 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject, Logger } from '@nestjs/common';
-import { STATUS_CODES as STATUS_CODES_TEXT, type IncomingMessage, type ServerResponse } from 'http';
+import { STATUS_CODES as STATUS_CODES_TEXT, type ServerResponse } from 'http';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { assignRequestId, trustsIncomingRequestId } from '../logging/request-id.js';
 import type { ErrorCode } from './error-code.js';
 import { StoreUnavailableException } from './store-unavailable.exception.js';
+import { nodeRequest, nodeResponse } from '../http/platform-objects.js';
 
 /**
  * Every error response. The types are what the library's own errors send; an app's HttpException keeps its own
@@ -64,8 +65,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const http = host.switchToHttp();
-    const request = http.getRequest<IncomingMessage>();
-    const response = http.getResponse<ServerResponse & { err?: unknown }>();
+    const request = nodeRequest(http.getRequest());
+    const response = nodeResponse<ServerResponse & { err?: unknown }>(http.getResponse());
     const requestId = assignRequestId(request, response, this.trustIncoming);
     const { status, body } = this.toBody(exception, requestId);
     // A store outage under `deny` is a refusal the module chose, logged once when Redis goes: no stack per request.
