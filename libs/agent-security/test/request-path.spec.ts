@@ -7,6 +7,7 @@ import { AGENT_SECURITY_ADMISSION_STORE } from '../src/admission/admission.const
 import type { AdmissionStore } from '../src/admission/admission.interface';
 import { seamFor } from '../src/http/adapter-seams';
 import { buildApp, type BuiltApp } from './support/build-app';
+import { onEachPlatform } from '../../../test/support/platform';
 
 @Controller()
 class PathController {
@@ -23,6 +24,7 @@ class PathController {
   }
 }
 
+onEachPlatform(() => {
 describe('The request path', () => {
   let built: BuiltApp;
   beforeAll(async () => {
@@ -64,4 +66,5 @@ describe('The request path', () => {
     expect(seamFor('fastify')?.type).toBe('fastify');
     expect(seamFor('koa')).toBeUndefined();
   });
+});
 });

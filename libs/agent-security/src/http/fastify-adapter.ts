@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'async_hooks';
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { HttpAdapterSeam } from './adapter-seam.js';
 
@@ -6,42 +5,38 @@ interface FastifyHooks {
   addHook(name: 'onRequest' | 'preHandler', hook: (request: FastifyLike, reply: { raw: ServerResponse }, done: (error?: unknown) => void) => void): unknown;
 }
 interface FastifyLike {
-  raw: IncomingMessage & { [CONTEXT]?: RunInContext };
+  raw: IncomingMessage & { route?: RoutePath };
+  routeOptions: { url?: string };
 }
-type RunInContext = (fn: () => void) => void;
-
-const CONTEXT = Symbol('agent-security:context');
+/** Express's `req.route` shape, which the request's log lines read their `route` from. */
+type RoutePath = { readonly path: string };
 
 /**
  * Fastify hands its hooks FastifyRequest and FastifyReply; Node's objects are their `raw`. The door runs as an
  * `onRequest` hook, the stage before body parsing, added when the adapter is set (before `init()` registers middie
  * and Nest's middleware, before `listen()`). Nest's own onRequest hooks (the shutdown 503, CORS of `enableCors()`,
  * `useSecurityHeaders()`) were added when the adapter was created and run first: what the door answers carries the
- * security headers.
+ * security headers. A preflight the door answers ends the response and never calls `done`, as Express's middleware
+ * never calls `next`.
  *
- * Fastify reads a body from the socket's events, which run outside the async context the door opened for
- * nestjs-pino: a request with a body re-enters it before its handler (`preHandler`), so handler lines carry the
- * request id on POST as on GET. A request without a body runs its handler inside the door's context already.
+ * A `preHandler` hook gives Node's request the matched route as Express's router does (`req.route.path`), so that
+ * log lines name the route on both platforms.
  */
 export const fastifySeam: HttpAdapterSeam = {
   type: 'fastify',
   mount(adapter, handle) {
     const fastify = adapter.getInstance<FastifyHooks>();
-    fastify.addHook('onRequest', (request, reply, done) => {
-      const raw = request.raw;
-      const headers = raw.headers;
-      if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) {
-        return handle(raw, reply.raw, done);
-      }
-      handle(raw, reply.raw, (error) => {
-        raw[CONTEXT] = AsyncLocalStorage.snapshot();
-        done(error);
-      });
-    });
+    fastify.addHook('onRequest', (request, reply, done) => handle(request.raw, reply.raw, done));
+    // One frozen object per route, not per request.
+    const routes = new Map<string, RoutePath>();
     fastify.addHook('preHandler', (request, _reply, done) => {
-      const run = request.raw[CONTEXT];
-      if (run === undefined) return done();
-      run(done);
+      const url = request.routeOptions.url;
+      if (url !== undefined) {
+        let route = routes.get(url);
+        if (route === undefined) routes.set(url, (route = Object.freeze({ path: url })));
+        request.raw.route = route;
+      }
+      done();
     });
   },
 };
