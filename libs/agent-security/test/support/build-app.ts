@@ -2,7 +2,7 @@ import type { INestApplication, Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { AgentSecurityModule } from '@agent-security/core';
 import { createTestToken, testOptions, TEST_JWT_SECRET, type TestOptionsOverrides } from '@agent-security/core/testing';
-import { createPlatformApp, currentPlatform, type Platform } from '../../../../test/support/platform';
+import { createPlatformApp, currentPlatform, type Platform } from '../../../../test/support/platform.js';
 
 /**
  * The one way the library's integration tests (and the e2e specs that need no demo) build an app: the module on
