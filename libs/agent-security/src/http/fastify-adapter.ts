@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'http';
 import type { HttpAdapterSeam } from './adapter-seam.js';
 
+type Hook = (request: FastifyLike, reply: { raw: ServerResponse }, done: (error?: unknown) => void) => void;
 interface FastifyHooks {
-  addHook(name: 'onRequest' | 'preHandler', hook: (request: FastifyLike, reply: { raw: ServerResponse }, done: (error?: unknown) => void) => void): unknown;
+  addHook(name: 'onRequest', hook: Hook): unknown;
+  addHook(name: 'onRoute', hook: (route: { url: string; preHandler?: Hook | Hook[] }) => void): unknown;
 }
 interface FastifyLike {
   raw: IncomingMessage & { route?: RoutePath };
-  routeOptions: { url?: string };
 }
 /** Express's `req.route` shape, which the request's log lines read their `route` from. */
 type RoutePath = { readonly path: string };
@@ -19,24 +20,23 @@ type RoutePath = { readonly path: string };
  * security headers. A preflight the door answers ends the response and never calls `done`, as Express's middleware
  * never calls `next`.
  *
- * A `preHandler` hook gives Node's request the matched route as Express's router does (`req.route.path`), so that
- * log lines name the route on both platforms.
+ * Each route gets a `preHandler` hook (added as Fastify registers the route) that gives Node's request the route as
+ * Express's router does (`req.route.path`), so that log lines name the route on both platforms. Per route, not one
+ * global hook: Fastify's `request.routeOptions` builds a fresh object on every read.
  */
 export const fastifySeam: HttpAdapterSeam = {
   type: 'fastify',
   mount(adapter, handle) {
     const fastify = adapter.getInstance<FastifyHooks>();
     fastify.addHook('onRequest', (request, reply, done) => handle(request.raw, reply.raw, done));
-    // One frozen object per route, not per request.
-    const routes = new Map<string, RoutePath>();
-    fastify.addHook('preHandler', (request, _reply, done) => {
-      const url = request.routeOptions.url;
-      if (url !== undefined) {
-        let route = routes.get(url);
-        if (route === undefined) routes.set(url, (route = Object.freeze({ path: url })));
+    fastify.addHook('onRoute', (options) => {
+      const route: RoutePath = Object.freeze({ path: options.url });
+      const named: Hook = (request, _reply, done) => {
         request.raw.route = route;
-      }
-      done();
+        done();
+      };
+      const own = options.preHandler;
+      options.preHandler = own === undefined ? named : [named, ...(Array.isArray(own) ? own : [own])];
     });
   },
 };
