@@ -14,6 +14,8 @@ export interface DemoConfig {
   port: number;
   /** The Nest HTTP adapter: Express unless HTTP_ADAPTER=fastify. */
   httpAdapter: HttpAdapterName;
+  /** Proxies in front whose X-Forwarded-For is believed (TRUST_PROXY, default 0): the anonymous tier counts `request.ip`. */
+  trustProxy: number;
   /** True when neither JWT_SECRET nor JWT_ISSUER was set and the development secret is in use. */
   usingDevSecret: boolean;
   /** Pause between streamed tokens of the stand-in model. */
@@ -31,7 +33,7 @@ export const DEMO_TIERS: Record<string, TierLimits> = {
 const STORE_ERROR_POLICIES: readonly StoreErrorPolicy[] = ['fallback', 'allow', 'deny'];
 
 /**
- * The demo's configuration from the environment: PORT, HTTP_ADAPTER, JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URI,
+ * The demo's configuration from the environment: PORT, HTTP_ADAPTER, TRUST_PROXY, JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URI,
  * JWT_ALLOW_QUERY_TOKEN, REDIS_URL, AGENT_SECURITY_TIERS, AGENT_SECURITY_ON_STORE_ERROR, CORS_ORIGINS, STREAM_TOKEN_DELAY_MS.
  */
 export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
@@ -42,6 +44,10 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
   const httpAdapter = (env.HTTP_ADAPTER || 'express') as HttpAdapterName;
   if (!HTTP_ADAPTERS.includes(httpAdapter)) {
     throw new Error(`HTTP_ADAPTER must be one of ${HTTP_ADAPTERS.join(', ')}, got ${JSON.stringify(env.HTTP_ADAPTER)}`);
+  }
+  const trustProxy = env.TRUST_PROXY ? Number(env.TRUST_PROXY) : 0;
+  if (!Number.isInteger(trustProxy) || trustProxy < 0) {
+    throw new Error(`TRUST_PROXY must be the number of proxies in front (0 for none), got ${JSON.stringify(env.TRUST_PROXY)}`);
   }
   let tiers: Record<string, TierLimits> = DEMO_TIERS;
   if (env.AGENT_SECURITY_TIERS) {
@@ -65,6 +71,7 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
   return {
     port,
     httpAdapter,
+    trustProxy,
     usingDevSecret: !issuerMode && !env.JWT_SECRET,
     streamTokenDelayMs,
     security: {
