@@ -114,6 +114,9 @@ const VARIANTS = [
   },
   { name: 'hand-pino', label: '7b. by hand, logging only: nestjs-pino to file + randomUUID request id', expect: { requestId: true }, logs: true },
   { name: 'hand-cors', label: '7c. by hand, CORS only: app.enableCors', expect: { cors: true } },
+  // On Fastify: compare 8a with 8 (the ratio columns compare every row with row 1, the bare app on Express).
+  { name: 'bare-fastify', label: '8. bare NestJS app on Fastify (no guards)', expect: {} },
+  { name: 'ours-full-fastify', label: '8a. ours, whole stack on Fastify (row 6 on @nestjs/platform-fastify)', ...FULL_STACK },
 ];
 
 /** Opt-in rows (BENCH_VARIANTS=x-...): what a change in the library would buy, measured with today's code. */

@@ -7,8 +7,16 @@ export const DEMO_CONFIG = Symbol('DEMO_CONFIG');
 /** A development secret, so the demo starts without setup. Never use it anywhere that matters. */
 export const DEV_JWT_SECRET = 'agent-security-demo-secret-do-not-use-in-production';
 
+/** The HTTP platforms the demo runs on (HTTP_ADAPTER). */
+export const HTTP_ADAPTERS = ['express', 'fastify'] as const;
+export type HttpAdapterName = (typeof HTTP_ADAPTERS)[number];
+
 export interface DemoConfig {
   port: number;
+  /** The Nest HTTP adapter: Express unless HTTP_ADAPTER=fastify. */
+  httpAdapter: HttpAdapterName;
+  /** Proxies in front whose X-Forwarded-For is believed (TRUST_PROXY, default 0): the anonymous tier counts `request.ip`. */
+  trustProxy: number;
   /** True when neither JWT_SECRET nor JWT_ISSUER was set and the development secret is in use. */
   usingDevSecret: boolean;
   /** Pause between streamed tokens of the stand-in model. */
@@ -33,15 +41,23 @@ const MODES: readonly EnforcementMode[] = ['enforce', 'report'];
 const STORE_ERROR_POLICIES: readonly StoreErrorPolicy[] = ['fallback', 'allow', 'deny'];
 
 /**
- * The demo's configuration from the environment: PORT, JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URI,
- * JWT_ALLOW_QUERY_TOKEN, REDIS_URL, AGENT_SECURITY_TIERS (request limits, `tokens`, `cost` in dollars, `maxConcurrentStreams`),
- * AGENT_SECURITY_ON_STORE_ERROR, AGENT_SECURITY_MODE (`report`: refuse nothing, log what would be), CORS_ORIGINS,
- * STREAM_TOKEN_DELAY_MS.
+ * The demo's configuration from the environment: PORT, HTTP_ADAPTER, TRUST_PROXY, JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE,
+ * JWT_JWKS_URI, JWT_ALLOW_QUERY_TOKEN, REDIS_URL, AGENT_SECURITY_TIERS (request limits, `tokens`, `cost` in dollars,
+ * `maxConcurrentStreams`), AGENT_SECURITY_ON_STORE_ERROR, AGENT_SECURITY_MODE (`report`: refuse nothing, log what would
+ * be), CORS_ORIGINS, STREAM_TOKEN_DELAY_MS.
  */
 export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const port = env.PORT ? Number(env.PORT) : 3000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
+  }
+  const httpAdapter = (env.HTTP_ADAPTER || 'express') as HttpAdapterName;
+  if (!HTTP_ADAPTERS.includes(httpAdapter)) {
+    throw new Error(`HTTP_ADAPTER must be one of ${HTTP_ADAPTERS.join(', ')}, got ${JSON.stringify(env.HTTP_ADAPTER)}`);
+  }
+  const trustProxy = env.TRUST_PROXY ? Number(env.TRUST_PROXY) : 0;
+  if (!Number.isInteger(trustProxy) || trustProxy < 0) {
+    throw new Error(`TRUST_PROXY must be the number of proxies in front (0 for none), got ${JSON.stringify(env.TRUST_PROXY)}`);
   }
   let tiers: Record<string, TierLimits> = DEMO_TIERS;
   if (env.AGENT_SECURITY_TIERS) {
@@ -68,6 +84,8 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
   const issuerMode = Boolean(env.JWT_ISSUER);
   return {
     port,
+    httpAdapter,
+    trustProxy,
     usingDevSecret: !issuerMode && !env.JWT_SECRET,
     streamTokenDelayMs,
     security: {

@@ -9,5 +9,7 @@ if (config.usingDevSecret) {
     '*** JWT_SECRET is not set: using the built-in DEVELOPMENT secret. Anyone can mint tokens for this server. Set JWT_SECRET (32+ bytes) outside development. ***',
   );
 }
-await app.listen(config.port);
-new Logger('Demo').log(`Agent API listening on http://localhost:${config.port}`);
+// Express listens on every interface by default, Fastify on localhost only: every interface on both.
+if (config.httpAdapter === 'fastify') await app.listen(config.port, '0.0.0.0');
+else await app.listen(config.port);
+new Logger('Demo').log(`Agent API listening on http://localhost:${config.port} (${config.httpAdapter} adapter)`);

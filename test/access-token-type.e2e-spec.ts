@@ -4,6 +4,7 @@ import { importJWK, SignJWT } from 'jose';
 import request from 'supertest';
 import { AgentSecurityModule, type JwtOptions } from '@agent-security/core';
 import { startProvider, type RunningProvider } from './support/oidc-provider';
+import { httpAdapterFor, onEachPlatform, whenReady } from './support/platform';
 
 @Controller('me')
 class MeController {
@@ -18,6 +19,7 @@ class MeController {
  * signed with its key as `typ: JWT` or with no `typ`, for the same audience, is what an ID token for a client id
  * looks like (and what Auth0 and Entra send as access tokens).
  */
+onEachPlatform(() => {
 describe('jwt.accessTokenType (e2e, issuer mode with a real OpenID Provider)', () => {
   const audience = 'https://api.test/';
   let provider: RunningProvider;
@@ -37,9 +39,11 @@ describe('jwt.accessTokenType (e2e, issuer mode with a real OpenID Provider)', (
       controllers: [MeController],
     })
     class App {}
-    const app = (await Test.createTestingModule({ imports: [App] }).compile()).createNestApplication({ logger: false });
+    const app = (await Test.createTestingModule({ imports: [App] }).compile()).createNestApplication(httpAdapterFor(), { logger: false });
     apps.push(app);
-    return app.init();
+    await app.init();
+    await whenReady(app);
+    return app;
   }
 
   /** Signed with the provider's own key, as the provider would sign an ID token. */
@@ -82,4 +86,5 @@ describe('jwt.accessTokenType (e2e, issuer mode with a real OpenID Provider)', (
     await expect(appWith({ accessTokenType: 'AT+JWT' as never })).rejects.toThrow(/"jwt.accessTokenType": must be "at\+jwt" or "any", got "AT\+JWT"/);
     await expect(appWith({ secret: 'x'.repeat(32), accessTokenType: 'at+jwt' })).rejects.toThrow(/"jwt.accessTokenType": applies in issuer mode only/);
   });
+});
 });

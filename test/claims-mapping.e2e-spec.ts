@@ -3,6 +3,7 @@ import request from 'supertest';
 import { CurrentPrincipal, type AgentPrincipal, type AgentSecurityOptions } from '@agent-security/core';
 import { bearer, signToken, TEST_SECRET } from './support/demo-app';
 import { startApp } from '../libs/agent-security/test/support/build-app';
+import { onEachPlatform } from './support/platform';
 
 @Controller('whoami')
 class WhoAmIController {
@@ -16,6 +17,7 @@ function start(jwt: Partial<AgentSecurityOptions['jwt']> = {}): Promise<INestApp
   return startApp({ jwt: { secret: TEST_SECRET, ...jwt }, logging: false }, [WhoAmIController]);
 }
 
+onEachPlatform(() => {
 describe('Claims mapping (e2e)', () => {
   const whoami = async (app: INestApplication, claims: Record<string, unknown>, status = 200) =>
     (await request(app.getHttpServer()).get('/whoami').set(bearer(signToken(claims))).expect(status)).body;
@@ -103,4 +105,5 @@ describe('Claims mapping (e2e)', () => {
   it('refuses bad claim names at start-up, naming the option', async () => {
     await expect(start({ claims: { tier: '' } })).rejects.toThrow(/"jwt.claims.tier": must be a non-empty claim name/);
   });
+});
 });

@@ -7,6 +7,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { StandInModel } from '../src/agent/stand-in-model';
 import { signToken, startDemo } from './support/demo-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
+import { onEachPlatform } from './support/platform';
 
 // Debian's chromium (installed by npm test's pretest step, scripts/test-deps.sh); Playwright never downloads a browser here.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -46,6 +47,7 @@ interface FetchResult {
   error?: string;
 }
 
+onEachPlatform(() => {
 describe('CORS in a real browser (headless Chromium)', () => {
   let redis: RedisProcess;
   let app: INestApplication;
@@ -149,4 +151,5 @@ describe('CORS in a real browser (headless Chromium)', () => {
       await page.close();
     }
   }, 30_000);
+});
 });

@@ -5,9 +5,11 @@ import { type CorsOptions } from '@agent-security/core';
 import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
 import { startApp } from '../libs/agent-security/test/support/build-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
+import { onEachPlatform } from './support/platform';
 
 const ALLOWED = 'https://app.example';
 
+onEachPlatform(() => {
 describe('CORS (e2e, demo app on Redis)', () => {
   let redis: RedisProcess;
   let app: INestApplication;
@@ -169,4 +171,5 @@ describe('CORS origin forms (e2e)', () => {
   it('refuses * with credentials at start-up', async () => {
     await expect(appWith({ origins: '*', credentials: true })).rejects.toThrow(/cors\.origins.*cannot be combined with credentials/);
   });
+});
 });

@@ -3,7 +3,9 @@ import request from 'supertest';
 import { loadDemoConfig } from '../src/demo-config';
 import { bearer, signToken, startDemo } from './support/demo-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
+import { onEachPlatform } from './support/platform';
 
+onEachPlatform(() => {
 describe('The demo reads AGENT_SECURITY_ON_STORE_ERROR', () => {
   it('passes fallback, allow or deny to the module, and leaves the default when unset', () => {
     for (const policy of ['fallback', 'allow', 'deny'] as const) {
@@ -43,4 +45,5 @@ describe('The demo reads AGENT_SECURITY_ON_STORE_ERROR', () => {
       await request(app.getHttpServer()).get('/me').set(bearer(token)).expect(status);
     });
   });
+});
 });

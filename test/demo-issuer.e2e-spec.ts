@@ -3,7 +3,9 @@ import request from 'supertest';
 import { loadDemoConfig } from '../src/demo-config';
 import { startDemo } from './support/demo-app';
 import { startProvider, type RunningProvider } from './support/oidc-provider';
+import { onEachPlatform } from './support/platform';
 
+onEachPlatform(() => {
 describe('the demo in issuer mode (JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URI)', () => {
   let provider: RunningProvider;
   let app: INestApplication | undefined;
@@ -29,4 +31,5 @@ describe('the demo in issuer mode (JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URI)', () 
     expect(() => loadDemoConfig({ JWT_ISSUER: 'https://idp.example/', JWT_SECRET: 'x'.repeat(32) })).toThrow(/not both/);
     expect(loadDemoConfig({ JWT_ISSUER: 'https://idp.example/', JWT_AUDIENCE: 'api' }).usingDevSecret).toBe(false);
   });
+});
 });

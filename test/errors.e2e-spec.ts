@@ -22,6 +22,7 @@ import {
 } from '@agent-security/core';
 import { startRedis } from './support/redis-server';
 import { bearer, signToken, TEST_SECRET } from './support/demo-app';
+import { httpAdapterFor, onEachPlatform, whenReady } from './support/platform';
 
 /** `@nestjs/terminus`'s HealthCheckService throws exactly this when a check fails. */
 const TERMINUS_BODY = {
@@ -94,11 +95,13 @@ async function appWith(options: Partial<AgentSecurityOptions>): Promise<INestApp
   })
   class ErrorsApp {}
   const moduleRef = await Test.createTestingModule({ imports: [ErrorsApp] }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app = moduleRef.createNestApplication(httpAdapterFor(), { logger: false });
   await app.init();
+  await whenReady(app);
   return app;
 }
 
+onEachPlatform(() => {
 describe('Error bodies and their codes', () => {
   let app: INestApplication;
   beforeAll(async () => {
@@ -197,4 +200,5 @@ describe('errorFilter: false', () => {
   it('is refused when not a boolean', async () => {
     await expect(appWith({ errorFilter: 'no' as never })).rejects.toThrow(/"errorFilter": must be true or false/);
   });
+});
 });

@@ -6,6 +6,7 @@ import { Writable } from 'stream';
 import request from 'supertest';
 import { AgentSecurityModule, Public, type LoggingOptions } from '@agent-security/core';
 import { TEST_SECRET } from './support/demo-app';
+import { httpAdapterFor, onEachPlatform, whenReady } from './support/platform';
 
 @Controller('echo')
 class EchoController {
@@ -34,8 +35,9 @@ async function linesFor(pino: NonNullable<LoggingOptions['pino']>): Promise<Arra
   })
   class LoggingApp {}
   const moduleRef = await Test.createTestingModule({ imports: [LoggingApp] }).compile();
-  const app: INestApplication = moduleRef.createNestApplication({ logger: false });
+  const app: INestApplication = moduleRef.createNestApplication(httpAdapterFor(), { logger: false });
   await app.init();
+  await whenReady(app);
   try {
     await request(app.getHttpServer()).get('/echo').set('Authorization', 'Bearer very-secret').set('Cookie', 'sid=abc').expect(200);
   } finally {
@@ -46,6 +48,7 @@ async function linesFor(pino: NonNullable<LoggingOptions['pino']>): Promise<Arra
   return [handled!];
 }
 
+onEachPlatform(() => {
 describe('logging.pino.redact adds to the built-in redaction', () => {
   it.each<[string, NonNullable<LoggingOptions['pino']>, string]>([
     ['a list of paths', { redact: ['card'] }, '[REDACTED]'],
@@ -67,4 +70,5 @@ describe('logging.pino.redact adds to the built-in redaction', () => {
     expect(line.password).toBe('[REDACTED]');
     expect(line.card).toBe('4111');
   });
+});
 });

@@ -4,8 +4,10 @@ import { AGENT_SECURITY_STORE } from '../libs/agent-security/src/throttling/thro
 import { isAnonymousKey, MemoryThrottlerStorage } from '../libs/agent-security/src/throttling/memory-throttler.storage';
 import type { WindowRule } from '../libs/agent-security/src/throttling/sliding-window.interface';
 import { bearer, signToken, startDemo } from './support/demo-app';
+import { onEachPlatform } from './support/platform';
 
 /** The memory store tells anonymous callers from verified ones by the keys the guard builds: they must keep their shape. */
+onEachPlatform(() => {
 describe('The keys the tier guard gives the memory store', () => {
   let app: INestApplication;
   afterAll(() => app.close());
@@ -28,4 +30,5 @@ describe('The keys the tier guard gives the memory store', () => {
     expect(verified).toHaveLength(2);
     expect(verified.map((rule) => isAnonymousKey(rule.key))).toEqual([false, false]);
   });
+});
 });

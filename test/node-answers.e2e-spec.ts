@@ -3,6 +3,7 @@ import type { Server } from 'http';
 import { Writable } from 'stream';
 import { startDemo } from './support/demo-app';
 import { portOf, rawRequest, type RawAnswer } from './support/raw-http';
+import { onEachPlatform } from './support/platform';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -26,6 +27,7 @@ function expectModuleAnswer(answer: RawAnswer, statusCode: number, code: string)
   return body;
 }
 
+onEachPlatform(() => {
 describe("Node's own answers (clientError) carry the module's JSON body and a request id", () => {
   let app: INestApplication;
   let port: number;
@@ -93,4 +95,5 @@ describe('the 408 of a header timeout, and the server of app.init()', () => {
       await app.close();
     }
   });
+});
 });

@@ -3,14 +3,16 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { AgentSecurityModule, AgentStream, TokenBudget, type AgentSecurityOptions } from '@agent-security/core';
 import { bearer, signToken, TEST_SECRET } from './support/demo-app';
+import { httpAdapterFor, onEachPlatform, whenReady } from './support/platform';
 
 /** Compiles and initialises a real app; the error it fails with, or undefined when it starts. */
 async function startError(imports: unknown[]): Promise<Error | undefined> {
   let app: INestApplication | undefined;
   try {
     const moduleRef = await Test.createTestingModule({ imports: imports as never[] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
+    app = moduleRef.createNestApplication(httpAdapterFor(), { logger: false });
     await app.init();
+    await whenReady(app);
     return undefined;
   } catch (error) {
     return error as Error;
@@ -21,6 +23,7 @@ async function startError(imports: unknown[]): Promise<Error | undefined> {
 
 const quiet = { logging: { level: 'silent' } };
 
+onEachPlatform(() => {
 describe('Options that cannot be misread', () => {
   it('a misspelt key fails start-up with its path and a did-you-mean, through forRoot', async () => {
     const options = { ...quiet, jwt: { secret: TEST_SECRET, audiance: 'agents' } } as AgentSecurityOptions;
@@ -65,8 +68,9 @@ async function appWith(options: AgentSecurityOptions): Promise<INestApplication>
   @Module({ imports: [AgentSecurityModule.forRoot(options)], controllers: [OptionsController] })
   class OptionsApp {}
   const moduleRef = await Test.createTestingModule({ imports: [OptionsApp] }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app = moduleRef.createNestApplication(httpAdapterFor(), { logger: false });
   await app.init();
+  await whenReady(app);
   return app;
 }
 
@@ -133,8 +137,9 @@ describe('A budget decorator on a route no tier can budget', () => {
       @Module({ imports: [AgentSecurityModule.forRoot({ ...quiet, jwt: { secret: TEST_SECRET }, tiers })], controllers: [AgentController] })
       class AgentApp {}
       const moduleRef = await Test.createTestingModule({ imports: [AgentApp] }).compile();
-      const app = moduleRef.createNestApplication({ logger: false });
+      const app = moduleRef.createNestApplication(httpAdapterFor(), { logger: false });
       await app.init();
+      await whenReady(app);
       await request(app.getHttpServer()).get('/agent/chat').set(bearer(signToken({ sub: 'warn-1' })));
       await app.close();
       return warn.mock.calls.map(([message]) => String(message)).filter((message) => message.includes('AgentController'));
@@ -154,4 +159,5 @@ describe('A budget decorator on a route no tier can budget', () => {
   it('says nothing when a tier has one', async () => {
     expect(await warningsFor({ free: { limit: 10, windowMs: 60_000, tokens: { limit: 1000, windowMs: 60_000 } } })).toEqual([]);
   });
+});
 });

@@ -3,11 +3,13 @@ import request from 'supertest';
 import type { StoreErrorPolicy } from '@agent-security/core';
 import { bearer, signToken, startDemo } from './support/demo-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
+import { onEachPlatform } from './support/platform';
 
 const COMMAND_TIMEOUT_MS = 200;
 let seq = 0;
 const token = () => signToken({ sub: `budgeted-${process.pid}-${++seq}` });
 
+onEachPlatform(() => {
 describe('A budgeted route while Redis hangs (SIGSTOP)', () => {
   let redis: RedisProcess;
   let app: INestApplication | undefined;
@@ -49,4 +51,5 @@ describe('A budgeted route while Redis hangs (SIGSTOP)', () => {
     const ready = await request(server).get('/health/ready').expect(503);
     expect(ready.body.rateLimitStore).toMatchObject({ status: 'down', policy });
   });
+});
 });

@@ -3,6 +3,7 @@ import request from 'supertest';
 import type { StoreErrorPolicy } from '@agent-security/core';
 import { bearer, signToken, startDemo } from './support/demo-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
+import { onEachPlatform } from './support/platform';
 
 /** Every line the module's logger writes, parsed. */
 function captureLines() {
@@ -19,6 +20,7 @@ function captureLines() {
 let seq = 0;
 const token = () => signToken({ sub: `log-${process.pid}-${++seq}` });
 
+onEachPlatform(() => {
 describe('Logging during a Redis outage', () => {
   let redis: RedisProcess;
   let app: INestApplication | undefined;
@@ -56,4 +58,5 @@ describe('Logging during a Redis outage', () => {
       expect(lines.filter((line) => line.err !== undefined)).toHaveLength(0);
     });
   }
+});
 });

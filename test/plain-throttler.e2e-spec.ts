@@ -5,6 +5,7 @@ import { ThrottlerGuard, ThrottlerModule, type ThrottlerModuleOptions } from '@n
 import request from 'supertest';
 import { RedisThrottlerStorage } from '@agent-security/core';
 import { startRedis, type RedisProcess } from './support/redis-server';
+import { httpAdapterFor, onEachPlatform, whenReady } from './support/platform';
 
 @Controller('plain')
 class PlainController {
@@ -23,13 +24,15 @@ async function plainApp(options: ThrottlerModuleOptions): Promise<INestApplicati
   })
   class PlainApp {}
   const moduleRef = await Test.createTestingModule({ imports: [PlainApp] }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app = moduleRef.createNestApplication(httpAdapterFor(), { logger: false });
   await app.init();
+  await whenReady(app);
   return app;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+onEachPlatform(() => {
 describe('RedisThrottlerStorage in a plain ThrottlerModule', () => {
   let redis: RedisProcess;
   beforeAll(async () => {
@@ -85,4 +88,5 @@ describe('RedisThrottlerStorage in a plain ThrottlerModule', () => {
       await hung.stop();
     }
   });
+});
 });

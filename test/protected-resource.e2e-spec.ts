@@ -5,6 +5,7 @@ import request from 'supertest';
 import { Public, RequireScopes, type AgentSecurityOptions } from '@agent-security/core';
 import { bearer, signToken, TEST_SECRET } from './support/demo-app';
 import { startApp } from '../libs/agent-security/test/support/build-app';
+import { onEachPlatform } from './support/platform';
 
 @RequireScopes('agent:read')
 @Controller('things')
@@ -43,6 +44,7 @@ function start(options: Partial<AgentSecurityOptions>): Promise<INestApplication
 
 const WELL_KNOWN = '/.well-known/oauth-protected-resource';
 
+onEachPlatform(() => {
 describe('Protected Resource Metadata, RFC 9728 (e2e)', () => {
   describe('with jwt.resource', () => {
     let app: INestApplication;
@@ -148,4 +150,5 @@ describe('Protected Resource Metadata, RFC 9728 (e2e)', () => {
     await expect(start({ jwt: { secret: TEST_SECRET, resource: 'api://agent' } })).rejects.toThrow(/"jwt.resource": must be an absolute http\(s\) URL/);
     await expect(start({ jwt: { secret: TEST_SECRET, resource: 'https://api.example.com/#x' } })).rejects.toThrow(/"jwt.resource"/);
   });
+});
 });

@@ -4,6 +4,7 @@ import { Writable } from 'stream';
 import request from 'supertest';
 import { AgentSecurityModule, Public, type LoggingOptions } from '@agent-security/core';
 import { bearer, signToken, TEST_SECRET } from './support/demo-app';
+import { httpAdapterFor, onEachPlatform, whenReady } from './support/platform';
 
 @Controller('seen')
 class SeenController {
@@ -40,6 +41,7 @@ const ODD_SPELLINGS = [
   (t: string) => `/seen?xaccess_token=1&ACCESS_TOKEN=${t}`,
 ];
 
+onEachPlatform(() => {
 describe('Query tokens under odd spellings (e2e, through the completion line)', () => {
   async function withApp(logging: LoggingOptions, use: (server: ReturnType<INestApplication['getHttpServer']>, logged: () => string) => Promise<void>) {
     let logged = '';
@@ -54,10 +56,11 @@ describe('Query tokens under odd spellings (e2e, through the completion line)', 
       controllers: [SeenController],
     })
     class QueryApp {}
-    const app = (await Test.createTestingModule({ imports: [QueryApp] }).compile()).createNestApplication({ bufferLogs: true });
+    const app = (await Test.createTestingModule({ imports: [QueryApp] }).compile()).createNestApplication(httpAdapterFor(), { bufferLogs: true });
     const { Logger: PinoLogger } = await import('nestjs-pino');
     app.useLogger(app.get(PinoLogger));
     await app.init();
+    await whenReady(app);
     try {
       await use(app.getHttpServer(), () => logged);
     } finally {
@@ -105,4 +108,5 @@ describe('Query tokens under odd spellings (e2e, through the completion line)', 
       await request(server).get('/seen/private').set(bearer(token)).expect(200);
     });
   });
+});
 });

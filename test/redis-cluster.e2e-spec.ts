@@ -6,9 +6,11 @@ import { join } from 'path';
 import request from 'supertest';
 import { bearer, signToken, startDemo } from './support/demo-app';
 import { redisCli, startRedis, type RedisProcess } from './support/redis-server';
+import { onEachPlatform } from './support/platform';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+onEachPlatform(() => {
 describe('Redis Cluster: three masters, two app instances', () => {
   const nodes: RedisProcess[] = [];
   const clients: Cluster[] = [];
@@ -70,4 +72,5 @@ describe('Redis Cluster: three masters, two app instances', () => {
     const res = await request(apps[0].getHttpServer()).post('/agent/chat').set(bearer(token)).send({ message: 'hello' }).expect(200);
     expect(res.headers['ratelimit-policy']).toBe(`"free";q=${limit};w=60, "route";q=10;w=60`);
   });
+});
 });

@@ -6,6 +6,7 @@ import type { SlidingWindowStore } from '../libs/agent-security/src/throttling/s
 import { AGENT_SECURITY_STORE } from '../libs/agent-security/src/throttling/throttling.constants.js';
 import { bearer, signToken, startDemo } from './support/demo-app';
 import { freePort, startRedis, type RedisProcess } from './support/redis-server';
+import { onEachPlatform } from './support/platform';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LIMIT = 5;
@@ -23,6 +24,7 @@ async function statusesFor(app: INestApplication, token: string, count: number) 
   return statuses;
 }
 
+onEachPlatform(() => {
 describe('Redis outages', () => {
   let redis: RedisProcess;
   let app: INestApplication | undefined;
@@ -178,4 +180,5 @@ describe('Redis outages', () => {
       await late.stop();
     }
   });
+});
 });

@@ -1,7 +1,7 @@
-import { Controller, Get, Headers, HttpException, Logger, Module, Res, type INestApplication } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpException, Logger, Module, Post, Res, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import { get, type ServerResponse } from 'http';
+import { get, request as httpRequest } from 'http';
 import type { AddressInfo } from 'net';
 import { connect } from 'net';
 import { Writable } from 'stream';
@@ -13,6 +13,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
+import { nodeResponse } from '../libs/agent-security/src/http/platform-objects.js';
+import { httpAdapterFor, onEachPlatform, whenReady } from './support/platform';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -45,6 +47,12 @@ class TestController {
     return { ok: true };
   }
 
+  @Post('log')
+  logBody(@Body() body: { note?: string }) {
+    this.logger.log(`inside the handler, after the body: ${body.note}`);
+    return { ok: true };
+  }
+
   @Get('boom')
   boom() {
     throw new Error('database password is hunter2');
@@ -62,7 +70,8 @@ class TestController {
   }
 
   @Get('half-stream')
-  halfStream(@Res() res: ServerResponse) {
+  halfStream(@Res() reply: unknown) {
+    const res = nodeResponse(reply);
     res.writeHead(200, { 'Content-Type': 'text/event-stream' });
     res.write('data: one\n\n');
     // The agent fails after the first event, once the headers are out.
@@ -89,15 +98,17 @@ async function testApp(logs: LogCapture | string) {
     controllers: [TestController],
   })
   class TestApp {}
-  const app = (await Test.createTestingModule({ imports: [TestApp] }).compile()).createNestApplication({ bufferLogs: true });
+  const app = (await Test.createTestingModule({ imports: [TestApp] }).compile()).createNestApplication(httpAdapterFor(), { bufferLogs: true });
   const { Logger: PinoLogger } = await import('nestjs-pino');
   app.useLogger(app.get(PinoLogger));
   await app.init();
+  await whenReady(app);
   return app;
 }
 
 const waitForLogs = () => new Promise((resolve) => setTimeout(resolve, 50));
 
+onEachPlatform(() => {
 describe('Request ids, logs and the error shape (e2e)', () => {
   let demo: INestApplication;
   let app: INestApplication;
@@ -221,8 +232,9 @@ describe('Request ids, logs and the error shape (e2e)', () => {
     class Untrusting {}
     // NestFactory without a logger option: Nest's logger is process-wide, and a testing module compiled
     // here would install its TestingLogger over the other app's pino logger.
-    const untrusting = await NestFactory.create(Untrusting);
+    const untrusting = await NestFactory.create(Untrusting, httpAdapterFor());
     await untrusting.init();
+    await whenReady(untrusting);
     try {
       const res = await request(untrusting.getHttpServer()).get('/test/log').set('X-Request-ID', 'client-chosen').expect(401);
       expect(res.headers['x-request-id']).toMatch(UUID);
@@ -248,6 +260,29 @@ describe('Request ids, logs and the error shape (e2e)', () => {
     expect(done!.ip).toBeDefined();
   });
 
+  it('keeps the request id in handler lines of a request whose body comes after its headers (read from socket events)', async () => {
+    const server = app.getHttpServer();
+    if (!server.listening) await app.listen(0, '127.0.0.1');
+    const { port } = server.address() as AddressInfo;
+    const body = JSON.stringify({ note: 'posted late' });
+    const requestId = await new Promise<string | undefined>((resolve, reject) => {
+      const req = httpRequest(
+        { port, host: '127.0.0.1', method: 'POST', path: '/test/log', headers: { ...bearer(signToken({ sub: 'poster', tier: 'pro' })), 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.headers['x-request-id'] as string | undefined));
+        },
+      );
+      req.on('error', reject);
+      req.flushHeaders();
+      // The body in a later packet: the parser reads it from the socket's events, outside the front door's call.
+      setTimeout(() => req.end(body), 50);
+    });
+    await waitForLogs();
+    const inside = logs.lines.find((line) => line.msg === 'inside the handler, after the body: posted late');
+    expect(inside).toMatchObject({ requestId, userId: 'poster', route: '/test/log' });
+  });
+
   it("adds a user's pino mixin to every line, the completion line included, through their own merge strategy", async () => {
     const capture = new LogCapture();
     const pino = {
@@ -256,10 +291,11 @@ describe('Request ids, logs and the error shape (e2e)', () => {
     };
     @Module({ imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET }, logging: { destination: capture, pino } })], controllers: [TestController] })
     class Mixed {}
-    const mixed = await NestFactory.create(Mixed, { bufferLogs: true });
+    const mixed = await NestFactory.create(Mixed, httpAdapterFor(), { bufferLogs: true });
     const { Logger: PinoLogger } = await import('nestjs-pino');
     mixed.useLogger(mixed.get(PinoLogger));
     await mixed.init();
+    await whenReady(mixed);
     try {
       const res = await request(mixed.getHttpServer()).get('/test/log').set(bearer(signToken({ sub: 'mixer', tier: 'pro' }))).expect(200);
       mixed.get(AGENT_SECURITY_LOGGER).info('outside any request');
@@ -324,4 +360,5 @@ describe('Logging to a file path (e2e)', () => {
     expect(lines.find((line) => line.msg === 'inside the handler' && line.requestId === id)).toBeDefined();
     expect(lines.at(-1)).toMatchObject({ msg: 'last words' });
   });
+});
 });

@@ -3,11 +3,13 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { bearer, startDemo } from './support/demo-app';
 import { publicJwk, startProvider, type RunningProvider } from './support/oidc-provider';
+import { onEachPlatform } from './support/platform';
 
 /**
  * Scopes of tokens a real OpenID Provider issues by client_credentials. Verified with the provider's signing key as a
  * PEM public key; issuer mode (keys from the provider's JWKS) is tested with the provider on its own.
  */
+onEachPlatform(() => {
 describe('Scopes from a real OpenID Provider (e2e)', () => {
   const resource = 'https://api.test/';
   let provider: RunningProvider;
@@ -68,4 +70,5 @@ describe('Scopes from a real OpenID Provider (e2e)', () => {
     const discovery = await fetch(`${doc.body.authorization_servers[0]}/.well-known/openid-configuration`).then((r) => r.json() as Promise<{ token_endpoint: string }>);
     expect(discovery.token_endpoint).toBe(`${provider.issuer}/token`);
   });
+});
 });

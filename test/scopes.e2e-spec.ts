@@ -3,6 +3,7 @@ import request from 'supertest';
 import { RequireScopes, TokenBudget, Usage, type UsageMeter } from '@agent-security/core';
 import { bearer, signToken, TEST_SECRET } from './support/demo-app';
 import { startApp } from '../libs/agent-security/test/support/build-app';
+import { onEachPlatform } from './support/platform';
 
 @RequireScopes('agent:read')
 @Controller('scoped')
@@ -41,6 +42,7 @@ class StackedController {
   }
 }
 
+onEachPlatform(() => {
 describe('@RequireScopes (e2e)', () => {
   let app: INestApplication;
   let user = 0;
@@ -120,4 +122,5 @@ describe('@RequireScopes (e2e)', () => {
     expect(() => RequireScopes('a"b')).toThrow(/no scope token/);
     expect(() => RequireScopes()).toThrow(/at least one scope/);
   });
+});
 });

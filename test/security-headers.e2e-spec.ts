@@ -4,6 +4,7 @@ import request from 'supertest';
 import { AgentSecurityModule } from '@agent-security/core';
 import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
 import { portOf, rawRequest } from './support/raw-http';
+import { httpAdapterFor, onEachPlatform, whenReady } from './support/platform';
 
 const CSP = "default-src 'none';frame-ancestors 'none'";
 
@@ -14,6 +15,7 @@ function expectSecurityHeaders(headers: Record<string, string | string[] | undef
   expect(headers['x-frame-options']).toBe('SAMEORIGIN');
 }
 
+onEachPlatform(() => {
 describe("The demo's security headers (app.useSecurityHeaders) on every answer, the module's own included", () => {
   let app: INestApplication;
   const tiers = { free: { limit: 1, windowMs: 60_000 } };
@@ -88,10 +90,11 @@ describe('with enableCsrfProtection as well', () => {
   let app: INestApplication;
 
   beforeAll(async () => {
-    app = await NestFactory.create(CsrfApp, { logger: false });
+    app = await NestFactory.create(CsrfApp, httpAdapterFor(), { logger: false });
     app.useSecurityHeaders();
     app.enableCsrfProtection();
     await app.init();
+    await whenReady(app);
   });
   afterAll(() => app.close());
 
@@ -109,4 +112,5 @@ describe('with enableCsrfProtection as well', () => {
     expect(crossSite.headers['x-request-id']).toBeDefined();
     expect(crossSite.body).toMatchObject({ statusCode: 403, requestId: crossSite.headers['x-request-id'] });
   });
+});
 });

@@ -3,9 +3,11 @@ import { get } from 'http';
 import { DEMO_SERVER_TIMEOUTS } from '../src/bootstrap';
 import { bearer, signToken, startDemo } from './support/demo-app';
 import { portOf, rawRequest } from './support/raw-http';
+import { onEachPlatform } from './support/platform';
 
 type TimedServer = Server & { connectionsCheckingInterval: number };
 
+onEachPlatform(() => {
 describe("The demo's HTTP server timeouts", () => {
   it('are set explicitly, keep-alive above a load balancer idle timeout and the header timeout below the request timeout', async () => {
     const app = await startDemo();
@@ -54,4 +56,5 @@ describe("The demo's HTTP server timeouts", () => {
       await app.close();
     }
   });
+});
 });

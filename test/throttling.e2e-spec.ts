@@ -6,12 +6,14 @@ import request from 'supertest';
 import { AgentSecurityModule, Throttle } from '@agent-security/core';
 import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
+import { httpAdapterFor, onEachPlatform, whenReady } from './support/platform';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let userSeq = 0;
 /** A fresh caller per test, so budgets never leak between tests. */
 const freshUser = (tier = 'free') => ({ token: signToken({ sub: `user-${process.pid}-${++userSeq}`, tier }), tier });
 
+onEachPlatform(() => {
 describe('Tiered sliding-window rate limiting on Redis (e2e, demo app)', () => {
   let redis: RedisProcess;
   let app: INestApplication;
@@ -156,9 +158,8 @@ describe('Anonymous callers over IPv6', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    app = await startDemo({ anonymous: { limit: 3, windowMs: 60_000 } }, { REDIS_URL: redis.url });
-    // The client's address from X-Forwarded-For, as behind a proxy: a test has no other way to send from many addresses.
-    (app.getHttpAdapter().getInstance() as { set(name: string, value: unknown): void }).set('trust proxy', true);
+    // The client's address from X-Forwarded-For, as behind one proxy: a test has no other way to send from many addresses.
+    app = await startDemo({ anonymous: { limit: 3, windowMs: 60_000 } }, { REDIS_URL: redis.url, TRUST_PROXY: '1' });
   });
   afterAll(async () => {
     await app?.close();
@@ -273,8 +274,9 @@ describe.each([
     })
     class StrictApp {}
     const moduleRef = await Test.createTestingModule({ imports: [StrictApp] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
+    app = moduleRef.createNestApplication(httpAdapterFor(), { logger: false });
     await app.init();
+    await whenReady(app);
   });
   afterAll(async () => {
     await app?.close();
@@ -344,4 +346,5 @@ describe.each([
       warn.mockRestore();
     }
   });
+});
 });

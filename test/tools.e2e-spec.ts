@@ -4,7 +4,9 @@ import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { loadDemoConfig } from '../src/demo-config';
 import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
+import { onEachPlatform } from './support/platform';
 
+onEachPlatform(() => {
 describe('Demo: POST /agent/tools/:name (e2e)', () => {
   let app: INestApplication;
   beforeAll(async () => (app = await startDemo({}, { JWT_ALLOW_QUERY_TOKEN: '1' })));
@@ -76,4 +78,5 @@ describe('Demo configuration', () => {
     expect(config.usingDevSecret).toBe(false);
     expect(() => loadDemoConfig({ JWT_ISSUER: 'https://auth.example.com/', JWT_SECRET: TEST_SECRET })).toThrow(/not both/);
   });
+});
 });

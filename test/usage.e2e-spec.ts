@@ -9,6 +9,7 @@ import { AgentSecurityModule, Public } from '@agent-security/core';
 import { RedisUsageStore } from '../libs/agent-security/src/usage/redis-usage.store.js';
 import { bearer, signToken, startDemo, TEST_SECRET } from './support/demo-app';
 import { startRedis, type RedisProcess } from './support/redis-server';
+import { httpAdapterFor, onEachPlatform, whenReady } from './support/platform';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let seq = 0;
@@ -55,6 +56,7 @@ function openStream(app: INestApplication, token: string, message: string, event
   });
 }
 
+onEachPlatform(() => {
 describe('LLM token budgets and streams (e2e, demo app on Redis)', () => {
   let redis: RedisProcess;
   let client: Redis;
@@ -245,8 +247,9 @@ describe('Tokens in query strings', () => {
       controllers: [SeenUrlController],
     })
     class QueryApp {}
-    const app = (await Test.createTestingModule({ imports: [QueryApp] }).compile()).createNestApplication({ logger: false });
+    const app = (await Test.createTestingModule({ imports: [QueryApp] }).compile()).createNestApplication(httpAdapterFor(), { logger: false });
     await app.init();
+    await whenReady(app);
     try {
       await use(app.getHttpServer());
     } finally {
@@ -307,4 +310,5 @@ describe('Tokens in query strings', () => {
       expect(JSON.stringify(res.body)).not.toContain(token);
     });
   });
+});
 });

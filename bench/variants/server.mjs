@@ -426,6 +426,15 @@ const variants = {
     return oursFull();
   },
 
+  // Rows 8 and 8a: the same two apps as rows 1 and 6, on Nest's Fastify adapter.
+  'bare-fastify'() {
+    return { ...variants.bare(), adapter: 'fastify' };
+  },
+
+  'ours-full-fastify'() {
+    return { ...oursFull(), adapter: 'fastify' };
+  },
+
   'ours-throttle-redis'() {
     return ourThrottling(new (ours('RedisThrottlerStorage'))(REDIS_URL));
   },
@@ -741,8 +750,12 @@ async function main() {
   const build = variants[variantName];
   if (!build) throw new Error(`unknown variant ${JSON.stringify(variantName)}; known: ${Object.keys(variants).join(', ')}`);
   if (!Number.isInteger(port) || port <= 0) throw new Error(`bad port ${JSON.stringify(portText)}`);
-  const { module, before } = await build();
-  const app = await NestFactory.create(module, { logger: false, abortOnError: false });
+  const { module, before, adapter } = await build();
+  const options = { logger: false, abortOnError: false };
+  const app =
+    adapter === 'fastify'
+      ? await NestFactory.create(module, new (await import('@nestjs/platform-fastify')).FastifyAdapter(), options)
+      : await NestFactory.create(module, options);
   before?.(app);
   await app.listen(port, '127.0.0.1');
   let closing = false;

@@ -1,5 +1,4 @@
 import { Controller, Get, HttpCode, HttpStatus, Res } from '@nestjs/common';
-import type { Response } from 'express';
 import { Public, RateLimitStoreHealthIndicator, SkipThrottle, type RateLimitStoreHealth } from '@agent-security/core';
 
 /** Public and unthrottled: load balancers poll it. */
@@ -14,10 +13,10 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: 503 while Redis is unreachable, with what enforces the limits meanwhile. */
+  /** Readiness (`status()` is Express's response's and Fastify's reply's alike): 503 while Redis is unreachable, with what enforces the limits meanwhile. */
   @Get('ready')
   @HttpCode(HttpStatus.OK)
-  ready(@Res({ passthrough: true }) response: Response): { status: 'ok' | 'degraded'; rateLimitStore: RateLimitStoreHealth } {
+  ready(@Res({ passthrough: true }) response: { status(code: number): unknown }): { status: 'ok' | 'degraded'; rateLimitStore: RateLimitStoreHealth } {
     const { rateLimitStore } = this.store.check('rateLimitStore');
     if (rateLimitStore.status === 'down') response.status(HttpStatus.SERVICE_UNAVAILABLE);
     return { status: rateLimitStore.status === 'up' ? 'ok' : 'degraded', rateLimitStore };

@@ -10,7 +10,7 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { ProtectedResourceController } from './auth/protected-resource.controller.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { CorsMiddleware } from './cors/cors.middleware.js';
-import { seamFor } from './http/express-adapter.js';
+import { SERVED_PLATFORMS, seamFor } from './http/adapter-seams.js';
 import { FrontDoor } from './http/front-door.js';
 import { HttpServerHooks } from './http/http-server.hooks.js';
 import { exceptionFilter } from './errors/http-exception.filter.js';
@@ -103,11 +103,13 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
   }
 
   onModuleInit(): void {
-    // Its headers, CORS and logging are written on Node's ServerResponse, as Express hands it over; on a platform
-    // without a seam (http/express-adapter.ts) every request would fail with a 500, so the app does not start instead.
-    const adapterType = this.adapterHost.httpAdapter?.getType();
-    if (adapterType !== undefined && seamFor(adapterType) === undefined) {
-      throw new Error(`AgentSecurityModule works on the Express adapter (@nestjs/platform-express) only; this app uses "${adapterType}".`);
+    // The front door needs a seam for the platform (http/adapter-seams.ts); without one no request would get an id,
+    // CORS or a log line, so the app does not start instead.
+    const adapter = this.adapterHost.httpAdapter;
+    if (adapter !== undefined && seamFor(adapter.getType()) === undefined) {
+      throw new Error(
+        `AgentSecurityModule runs on ${SERVED_PLATFORMS}; this app's HTTP adapter is "${adapter.getType()}" (${adapter.constructor.name}).`,
+      );
     }
     let imports = 0;
     for (const module of this.modules.values()) {

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { AgentStream, Throttle, TokenBudget } from '@agent-security/core';
 import { startRedis, type RedisProcess } from '../../../test/support/redis-server';
 import { buildApp, type BuiltApp } from './support/build-app';
+import { onEachPlatform } from '../../../test/support/platform';
 
 let releaseStream: () => void = () => undefined;
 
@@ -56,6 +57,7 @@ async function settled(admin: Redis, expected: number): Promise<number> {
   return calls;
 }
 
+onEachPlatform(() => {
 describe('One admission per request on budgeted routes (a real redis-server)', () => {
   let redis: RedisProcess;
   let admin: Redis;
@@ -142,4 +144,5 @@ describe('One admission per request on budgeted routes (a real redis-server)', (
     await request(built.server).get('/plain').set(caller).expect(200);
     expect(await scriptCalls(admin)).toBe(1);
   });
+});
 });

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { TokenBudget, UsageService, type StoreErrorPolicy } from '@agent-security/core';
 import { startRedis, type RedisProcess } from '../../../test/support/redis-server';
 import { buildApp, type BuiltApp } from './support/build-app';
+import { onEachPlatform } from '../../../test/support/platform';
 
 @Controller()
 class ChatController {
@@ -22,6 +23,7 @@ async function tokensInRedis(admin: Redis, sub: string): Promise<number> {
   return Object.values(buckets).reduce((sum, tokens) => sum + Number(tokens), 0);
 }
 
+onEachPlatform(() => {
 describe('Tokens recorded in memory during an outage go to Redis when it returns', () => {
   let redis: RedisProcess;
   let admin: Redis;
@@ -80,4 +82,5 @@ describe('Tokens recorded in memory during an outage go to Redis when it returns
     const after = await chat(1).expect(201);
     expect(after.headers['x-tokenbudget-remaining']).toBe(String(1000 - 75));
   });
+});
 });

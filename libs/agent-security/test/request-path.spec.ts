@@ -5,8 +5,9 @@ import { Public, TokenBudget } from '@agent-security/core';
 import { AdmissionGuard } from '../src/admission/admission.guard';
 import { AGENT_SECURITY_ADMISSION_STORE } from '../src/admission/admission.constants';
 import type { AdmissionStore } from '../src/admission/admission.interface';
-import { seamFor } from '../src/http/express-adapter';
+import { seamFor } from '../src/http/adapter-seams';
 import { buildApp, type BuiltApp } from './support/build-app';
+import { onEachPlatform } from '../../../test/support/platform';
 
 @Controller()
 class PathController {
@@ -23,6 +24,7 @@ class PathController {
   }
 }
 
+onEachPlatform(() => {
 describe('The request path', () => {
   let built: BuiltApp;
   beforeAll(async () => {
@@ -59,8 +61,10 @@ describe('The request path', () => {
     expect(preflight.headers['x-response-time']).toMatch(/^\d+ms$/);
   });
 
-  it('mounts through a seam per HTTP platform: Express has one, others not (yet)', () => {
+  it('mounts through a seam per HTTP platform: Express and Fastify, no other', () => {
     expect(seamFor('express')?.type).toBe('express');
-    expect(seamFor('fastify')).toBeUndefined();
+    expect(seamFor('fastify')?.type).toBe('fastify');
+    expect(seamFor('koa')).toBeUndefined();
   });
+});
 });

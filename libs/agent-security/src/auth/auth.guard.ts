@@ -16,6 +16,7 @@ import type { AgentPrincipal } from './agent-principal.interface.js';
 import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { hasScopes, InsufficientScopeException, requiredScopes, scopeRequirement, type ScopeRequirement } from './scopes.js';
+import { nodeRequest, nodeResponse } from '../http/platform-objects.js';
 
 /** What the guard needs to know of a route, read once per handler. */
 interface RouteAuth {
@@ -72,11 +73,11 @@ export class AuthGuard implements CanActivate {
     // mark it @Public() and authenticate it in its own way.
     if (context.getType() !== 'http') return false;
     // getArgByIndex, not switchToHttp(): that one adds three fresh closures to the context on every call.
-    const request = context.getArgByIndex<IncomingMessage>(0);
+    const request = nodeRequest(context.getArgByIndex(0));
     let token = bearerToken(request.headers.authorization);
     if (token === undefined && this.allowQueryToken) token = queryToken(request);
     if (token === undefined) {
-      reject(context.getArgByIndex<ServerResponse>(1), route.missing, MISSING_TOKEN_MESSAGE, 'missing_token');
+      reject(nodeResponse(context.getArgByIndex(1)), route.missing, MISSING_TOKEN_MESSAGE, 'missing_token');
     }
     let principal: AgentPrincipal | Promise<AgentPrincipal>;
     try {
@@ -100,7 +101,7 @@ function admit(context: ExecutionContext, route: RouteAuth, request: IncomingMes
   request.principal = principal;
   const required = route.scopes;
   if (required !== undefined && !hasScopes(principal.scopes, required.scopes)) {
-    context.getArgByIndex<ServerResponse>(1).setHeader('WWW-Authenticate', required.challenge);
+    nodeResponse(context.getArgByIndex(1)).setHeader('WWW-Authenticate', required.challenge);
     throw new InsufficientScopeException(required.scopes);
   }
   return true;
@@ -109,7 +110,7 @@ function admit(context: ExecutionContext, route: RouteAuth, request: IncomingMes
 function refuse(context: ExecutionContext, route: RouteAuth, error: unknown): never {
   const rejected = error instanceof TokenRejectedError;
   reject(
-    context.getArgByIndex<ServerResponse>(1),
+    nodeResponse(context.getArgByIndex(1)),
     route.invalid,
     rejected ? error.message : INVALID_TOKEN_MESSAGE,
     rejected ? error.code : 'invalid_token',

@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { IncomingMessage } from 'http';
 import type { AgentPrincipal } from './agent-principal.interface.js';
+import { nodeRequest } from '../http/platform-objects.js';
 
 /**
  * The verified caller, or one of its fields: `@CurrentPrincipal() p: AgentPrincipal`, `@CurrentPrincipal('userId') id: string`.
@@ -8,7 +8,7 @@ import type { AgentPrincipal } from './agent-principal.interface.js';
  */
 export const CurrentPrincipal = createParamDecorator(
   (field: keyof AgentPrincipal | undefined, ctx: ExecutionContext) => {
-    const principal = ctx.getArgByIndex<IncomingMessage>(0).principal;
+    const principal = nodeRequest(ctx.getArgByIndex(0)).principal;
     return field && principal ? principal[field] : principal;
   },
 );

@@ -8,6 +8,16 @@ import { Public } from './public.decorator.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
 import { requiredScopes } from './scopes.js';
 
+/**
+ * The well-known path, then the same followed by up to MAX_RESOURCE_SEGMENTS path segments of the resource. Named
+ * segments, not a wildcard: Express 5 (`*name`) and Fastify (a bare trailing `*`) spell a wildcard differently, and a
+ * controller's paths are fixed before the platform is known. The handler compares the whole path with the resource's.
+ */
+const MAX_RESOURCE_SEGMENTS = 8;
+const METADATA_PATHS = Array.from({ length: MAX_RESOURCE_SEGMENTS + 1 }, (_, depth) =>
+  PROTECTED_RESOURCE_WELL_KNOWN.slice(1) + Array.from({ length: depth }, (_, i) => `/:s${i}`).join(''),
+);
+
 /** OAuth 2.0 Protected Resource Metadata (RFC 9728 §2), as this API publishes it. */
 export interface ProtectedResourceMetadata {
   readonly resource: string;
@@ -52,9 +62,10 @@ export class ProtectedResourceController implements OnApplicationBootstrap {
     });
   }
 
-  @Get([PROTECTED_RESOURCE_WELL_KNOWN.slice(1), `${PROTECTED_RESOURCE_WELL_KNOWN.slice(1)}/*path`])
+  @Get(METADATA_PATHS)
   metadata(@Req() request: IncomingMessage & { path?: string }): ProtectedResourceMetadata {
-    const path = request.path ?? '';
+    // Express's `path`; Fastify's request has only the URL.
+    const path = request.path ?? request.url?.split('?', 1)[0] ?? '';
     if (this.document === undefined || (path !== PROTECTED_RESOURCE_WELL_KNOWN && path !== this.resourcePath)) {
       throw new NotFoundException();
     }

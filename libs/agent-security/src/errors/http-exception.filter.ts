@@ -1,10 +1,11 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject, Logger } from '@nestjs/common';
-import { STATUS_CODES as STATUS_CODES_TEXT, type IncomingMessage, type ServerResponse } from 'http';
+import { STATUS_CODES as STATUS_CODES_TEXT, type ServerResponse } from 'http';
 import { AGENT_SECURITY_CONFIG } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import { assignRequestId, trustsIncomingRequestId } from '../logging/request-id.js';
 import type { ErrorCode } from './error-code.js';
 import { StoreUnavailableException } from './store-unavailable.exception.js';
+import { nodeRequest, nodeResponse } from '../http/platform-objects.js';
 
 /**
  * Every error response. The types are what the library's own errors send; an app's HttpException keeps its own
@@ -35,13 +36,20 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-/** Errors Express's body parser raises before any handler: status and type, never their internal text. */
+/**
+ * Errors the body parser raises before any handler: status and type, never their internal text. Express's body-parser
+ * names them by `type`, Fastify's content-type parser by `code`.
+ */
 const BODY_ERRORS: Record<string, string> = {
   'entity.parse.failed': 'Malformed request body',
   'entity.too.large': 'Request body too large',
   'encoding.unsupported': 'Unsupported body encoding',
   'charset.unsupported': 'Unsupported body charset',
   'request.aborted': 'Request aborted',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'Malformed request body',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'Malformed request body',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'Request body too large',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Malformed request body',
 };
 
 /**
@@ -64,8 +72,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const http = host.switchToHttp();
-    const request = http.getRequest<IncomingMessage>();
-    const response = http.getResponse<ServerResponse & { err?: unknown }>();
+    const request = nodeRequest(http.getRequest());
+    const response = nodeResponse<ServerResponse & { err?: unknown }>(http.getResponse());
     const requestId = assignRequestId(request, response, this.trustIncoming);
     const { status, body } = this.toBody(exception, requestId);
     // A store outage under `deny` is a refusal the module chose, logged once when Redis goes: no stack per request.
@@ -92,7 +100,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     // in JSON at position 25"); the client gets what went wrong, not how the parser put it.
     const parserError = bodyParserError(exception instanceof HttpException ? exception.cause : exception);
     if (parserError !== undefined) {
-      const status = typeof parserError.status === 'number' ? parserError.status : 400;
+      const status = typeof parserError.status === 'number' ? parserError.status : typeof parserError.statusCode === 'number' ? parserError.statusCode : 400;
       const code = status === 413 ? 'payload_too_large' : 'invalid_request_body';
       return { status, body: { statusCode: status, error: statusText(status), message: BODY_ERRORS[parserError.type], code, requestId } };
     }
@@ -148,10 +156,12 @@ function httpErrorStatus(value: unknown): number | undefined {
   return typeof code === 'number' && Number.isInteger(code) && code >= 400 && code < 600 ? code : undefined;
 }
 
-function bodyParserError(value: unknown): { type: string; status?: unknown } | undefined {
+function bodyParserError(value: unknown): { type: string; status?: unknown; statusCode?: unknown } | undefined {
   if (value === null || typeof value !== 'object') return undefined;
-  const type = (value as { type?: unknown }).type;
-  return typeof type === 'string' && type in BODY_ERRORS ? (value as { type: string; status?: unknown }) : undefined;
+  const { type, code, status, statusCode } = value as { type?: unknown; code?: unknown; status?: unknown; statusCode?: unknown };
+  if (typeof type === 'string' && type in BODY_ERRORS) return { type, status };
+  if (typeof code === 'string' && code.startsWith('FST_ERR_CTP_') && code in BODY_ERRORS) return { type: code, statusCode };
+  return undefined;
 }
 
 /** Never thrown: a filter that catches only this one catches nothing, and leaves every error to the app's filters. */

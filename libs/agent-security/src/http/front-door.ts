@@ -23,7 +23,7 @@ import { startTiming } from './timing.step.js';
  * 6. CORS: last, so the preflight it answers by itself is timed, has an id and is logged.
  *
  * Guards reject requests that an interceptor never sees, and the body parser rejects some before any Nest
- * middleware runs, so none of this can wait for either. The adapter seam (express-adapter.ts) mounts `handle` ahead
+ * middleware runs, so none of this can wait for either. The adapter seam (adapter-seams.ts) mounts `handle` ahead
  * of the body parser; where it cannot (a testing module compiled before its app), Nest applies it as middleware.
  */
 @Injectable()

@@ -32,7 +32,9 @@ export class HttpServerHooks implements OnApplicationBootstrap, OnApplicationShu
       root === undefined ? (fields, message) => nest.warn(`${message} (request ${fields.requestId}, ${fields.reason})`) : (fields, message) => root.warn(fields, message);
     this.listener = clientErrorListener(() => headerLines, log);
     this.server = server;
-    server.on('clientError', this.listener);
+    // Ahead of any listener already there (Fastify adds its own, which answers without an id): the module's answer
+    // destroys the socket, and such a listener then finds nothing to answer.
+    server.prependListener('clientError', this.listener);
   }
 
   onApplicationShutdown(): void {

@@ -47,7 +47,10 @@ export function withSecurityHook(adapter: object, handle: FrontHandler): FrontHa
  * to the socket without a ServerResponse (Node's own 4xx). Empty when the app has none or the module does not hold it.
  */
 export function securityHeaderLines(adapter: object | undefined): string {
-  const hook = (adapter as { [SEAM]?: SecurityHookSeam } | undefined)?.[SEAM]?.hook;
+  // Express: the hook the module took over (withSecurityHook). Fastify: Nest runs the hook in an onRequest hook of
+  // its own, ahead of the module's front door, and keeps it as `securityHook`.
+  const holder = adapter as { [SEAM]?: SecurityHookSeam; securityHook?: SecurityHook } | undefined;
+  const hook = holder?.[SEAM]?.hook ?? holder?.securityHook;
   if (hook === undefined) return '';
   let lines = '';
   // The hook's headers do not depend on the request; a safe method passes the CSRF check without one.

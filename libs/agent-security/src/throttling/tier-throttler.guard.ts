@@ -38,6 +38,7 @@ import {
   THROTTLER_TRACKER,
   THROTTLER_TTL,
 } from './throttling.constants.js';
+import { nodeRequest, nodeResponse } from '../http/platform-objects.js';
 
 type Resolvable = number | ((context: ExecutionContext) => number | Promise<number>);
 
@@ -118,15 +119,17 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     if (context.getType() !== 'http') return true;
     const route = this.routes.get(context);
     // getArgByIndex, not switchToHttp(): that one adds three fresh closures to the context on every call.
-    const request = context.getArgByIndex<IncomingMessage & { ip?: string }>(0);
+    // The platform's request for its `ip` (trust proxy applied by Express or Fastify), Node's for the module's state.
+    const platformRequest = context.getArgByIndex<{ ip?: string }>(0);
+    const request = nodeRequest(platformRequest);
     const principal = request.principal;
     // A public route has no caller to bill: its windows only. @SkipThrottle() skips the windows, not the budget.
     const admits = route.budgeted && principal !== undefined;
     if (route.skip && !admits) return true;
 
-    const response = context.getArgByIndex<ServerResponse>(1);
+    const response = nodeResponse(context.getArgByIndex(1));
     const policy = principal === undefined ? this.anonymousPolicy : this.tierPolicies.get(principal.tier)!;
-    const callerKey = principal === undefined ? this.anonymousKey(request.ip) : this.keys.user(principal.userId);
+    const callerKey = principal === undefined ? this.anonymousKey(platformRequest.ip) : this.keys.user(principal.userId);
 
     const rules: WindowRule[] = [];
     let routePolicy: RateLimitPolicy | undefined;
@@ -144,7 +147,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
       }
     }
 
-    if (admits) return this.admit(route, request, response, principal!, rules, policy, routePolicy);
+    if (admits) return this.admit(route, platformRequest, request, response, principal!, rules, policy, routePolicy);
     this.answerWindows(request, response, principal, policy, routePolicy, await this.store.consume(rules));
     return true;
   }
@@ -152,6 +155,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
   /** A verified caller on a budgeted route: one admission, refusals in the order the admission checks them. */
   private async admit(
     route: RouteThrottling,
+    platformRequest: unknown,
     request: IncomingMessage,
     response: ServerResponse,
     principal: AgentPrincipal,
@@ -167,7 +171,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
       route.stream && tier.maxConcurrentStreams !== undefined
         ? { key: this.keys.streams(principal.userId), leaseId: randomUUID(), max: tier.maxConcurrentStreams, leaseMs: this.config.streams.leaseMs }
         : undefined;
-    const reserve = tokens === undefined ? undefined : tokensToReserve(route.reserve, request, route.name);
+    const reserve = tokens === undefined ? undefined : tokensToReserve(route.reserve, platformRequest as IncomingMessage, route.name);
     const reservation: TokenReservation | undefined =
       reserve === undefined
         ? undefined

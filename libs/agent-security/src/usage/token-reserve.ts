@@ -1,7 +1,10 @@
 import type { IncomingMessage } from 'http';
 import { MAX_TOKENS } from './usage-meter.js';
 
-/** What a budgeted request reserves at admission: tokens, a function of the request (its body is parsed), or none. */
+/**
+ * What a budgeted request reserves at admission: tokens, a function of the request, or none. The function gets the
+ * platform's request (Express's or Fastify's), whose `body` is parsed by then on either.
+ */
 export type TokenReserve = number | ((request: IncomingMessage & { body?: any }) => number) | 'none';
 
 export interface TokenBudgetOptions {

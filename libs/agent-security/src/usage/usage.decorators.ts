@@ -1,9 +1,9 @@
 import { applyDecorators, createParamDecorator, SetMetadata, UseInterceptors, type ExecutionContext } from '@nestjs/common';
-import type { IncomingMessage } from 'http';
 import type { TokenBudgetOptions } from './token-reserve.js';
 import { AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from './usage.constants.js';
 import type { UsageMeter } from './usage-meter.js';
 import { UsageInterceptor } from './usage.interceptor.js';
+import { nodeRequest } from '../http/platform-objects.js';
 
 /**
  * The route spends the caller's LLM token budget. At admission the request reserves what it may spend (`reserve`:
@@ -26,5 +26,5 @@ export const AgentStream = (options: TokenBudgetOptions = {}) => applyDecorators
 
 /** The request's usage meter on a `@TokenBudget()` or `@AgentStream()` route. */
 export const Usage = createParamDecorator(
-  (_: unknown, ctx: ExecutionContext): UsageMeter | undefined => ctx.getArgByIndex<IncomingMessage>(0).usage,
+  (_: unknown, ctx: ExecutionContext): UsageMeter | undefined => nodeRequest(ctx.getArgByIndex(0)).usage,
 );
