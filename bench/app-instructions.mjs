@@ -48,7 +48,8 @@ const variants = process.argv.length > 2 ? process.argv.slice(2) : DEFAULT_VARIA
 
 async function load(url, tokens, amount) {
   const result = await runLoad(url, tokens, { connections: CONNECTIONS, amount });
-  if (result.non2xx || result.errors || result.timeouts) throw new Error(`load: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
+  if (result.non2xx || result.errors || result.timeouts)
+    throw new Error(`load: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
   return result.total;
 }
 
@@ -82,8 +83,14 @@ const tokens = makeTokens(CALLERS);
 writeTokens(join(dir, 'tokens.json'), tokens);
 const redis = await startRedis();
 try {
-  const env = { BENCH_REDIS_URL: redis.url, BENCH_LOG_FILE: join(dir, 'requests.log'), BENCH_TOKENS_FILE: join(dir, 'tokens.json') };
-  console.log(`App instructions per request (callgrind, node --single-threaded): ${WARMUP} warm-up requests, then ${REQUESTS} counted, ${CONNECTIONS} connections, ${CALLERS} callers.\n`);
+  const env = {
+    BENCH_REDIS_URL: redis.url,
+    BENCH_LOG_FILE: join(dir, 'requests.log'),
+    BENCH_TOKENS_FILE: join(dir, 'tokens.json'),
+  };
+  console.log(
+    `App instructions per request (callgrind, node --single-threaded): ${WARMUP} warm-up requests, then ${REQUESTS} counted, ${CONNECTIONS} connections, ${CALLERS} callers.\n`,
+  );
   console.log('| variant | instructions / request | over the first bare run | bare / variant |');
   console.log('|---|---:|---:|---:|');
   let bare;

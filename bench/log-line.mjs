@@ -42,7 +42,9 @@ async function measure(write) {
   return (used.user + used.system) / LINES;
 }
 
-console.log('| sink | module CompletionLog µs CPU/line | the same through pino µs CPU/line | built by hand µs CPU/line |');
+console.log(
+  '| sink | module CompletionLog µs CPU/line | the same through pino µs CPU/line | built by hand µs CPU/line |',
+);
 console.log('|---|---:|---:|---:|');
 for (let round = 0; round < 2; round++) {
   for (const [name, sink] of Object.entries(sinks)) {
@@ -51,7 +53,9 @@ for (let round = 0; round < 2; round++) {
     const viaModule = await measure((i) => completion.write(line(i), undefined));
     const viaPino = await measure((i) => completion.logger.info(line(i), 'request completed'));
     const viaHand = await measure((i) => sink.write(byHand(i)));
-    console.log(`| ${name} (round ${round + 1}) | ${viaModule.toFixed(2)} | ${viaPino.toFixed(2)} | ${viaHand.toFixed(2)} |`);
+    console.log(
+      `| ${name} (round ${round + 1}) | ${viaModule.toFixed(2)} | ${viaPino.toFixed(2)} | ${viaHand.toFixed(2)} |`,
+    );
   }
 }
 sinks.file.flushSync();

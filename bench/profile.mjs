@@ -28,7 +28,11 @@ let warmup;
 try {
   const server = await startServer(
     variant,
-    { BENCH_REDIS_URL: redis.url, BENCH_LOG_FILE: path.join(dir, 'requests.log'), BENCH_TOKENS_FILE: path.join(dir, 'tokens.json') },
+    {
+      BENCH_REDIS_URL: redis.url,
+      BENCH_LOG_FILE: path.join(dir, 'requests.log'),
+      BENCH_TOKENS_FILE: path.join(dir, 'tokens.json'),
+    },
     { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100'] },
   );
   try {
@@ -120,7 +124,8 @@ out.push(
 out.push(`File: ${path.join(dir, file)}`);
 out.push('');
 out.push('Self time by package:');
-for (const [pkg, us] of [...packages].sort((a, b) => b[1] - a[1]).slice(0, 15)) out.push(`  ${pct(us).padStart(20)}  ${pkg}`);
+for (const [pkg, us] of [...packages].sort((a, b) => b[1] - a[1]).slice(0, 15))
+  out.push(`  ${pct(us).padStart(20)}  ${pkg}`);
 out.push('');
 out.push('Top self time, all functions:');
 for (const entry of [...functions.values()].sort((a, b) => b.self - a.self).slice(0, 30)) {
@@ -138,8 +143,12 @@ for (const entry of [...functions.values()]
 // Who calls the heaviest native functions (socket and file writes show up as natives).
 const parentOf = new Map();
 for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
-const frameKey = (node) => `${node.callFrame.functionName || '(anonymous)'} ${place(node.callFrame.url)}:${node.callFrame.lineNumber + 1}`;
-const natives = [...functions.values()].filter((entry) => !entry.url && !/^\((idle|program|garbage collector|root)\)/.test(entry.key)).sort((a, b) => b.self - a.self).slice(0, 4);
+const frameKey = (node) =>
+  `${node.callFrame.functionName || '(anonymous)'} ${place(node.callFrame.url)}:${node.callFrame.lineNumber + 1}`;
+const natives = [...functions.values()]
+  .filter((entry) => !entry.url && !/^\((idle|program|garbage collector|root)\)/.test(entry.key))
+  .sort((a, b) => b.self - a.self)
+  .slice(0, 4);
 out.push('');
 out.push('Heaviest native functions, by the JavaScript that called them (self time of the native):');
 for (const entry of natives) {
@@ -156,10 +165,14 @@ for (const entry of natives) {
       if (parent.callFrame.functionName) chain.push(parent.callFrame.functionName);
       id = parentOf.get(id);
     }
-    const who = id === undefined ? '(root)' : `${frameKey(byId.get(id))}${chain.length ? ` via ${chain.slice(0, 2).join(' < ')}` : ''}`;
+    const who =
+      id === undefined
+        ? '(root)'
+        : `${frameKey(byId.get(id))}${chain.length ? ` via ${chain.slice(0, 2).join(' < ')}` : ''}`;
     callers.set(who, (callers.get(who) ?? 0) + self.get(node.id));
   }
   out.push(`  ${pct(entry.self).padStart(20)}  ${entry.key}`);
-  for (const [who, us] of [...callers].sort((a, b) => b[1] - a[1]).slice(0, 4)) out.push(`      ${pct(us).padStart(20)}  ${who}`);
+  for (const [who, us] of [...callers].sort((a, b) => b[1] - a[1]).slice(0, 4))
+    out.push(`      ${pct(us).padStart(20)}  ${who}`);
 }
 process.stdout.write(`${out.join('\n')}\n`);

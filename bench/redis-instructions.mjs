@@ -29,7 +29,17 @@ const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 300);
 const HOUR_MS = 3_600_000;
 // Functions whose inclusive cost is reported: the script call, and the commands a script runs.
 const SCRIPT_ENTRY = ['evalShaCommand', 'evalCommand'];
-const COMMANDS = ['timeCommand', 'zremrangebyscoreCommand', 'zcardCommand', 'zaddCommand', 'pexpireCommand', 'zrangeCommand', 'incrCommand', 'getCommand', 'pttlCommand'];
+const COMMANDS = [
+  'timeCommand',
+  'zremrangebyscoreCommand',
+  'zcardCommand',
+  'zaddCommand',
+  'pexpireCommand',
+  'zrangeCommand',
+  'incrCommand',
+  'getCommand',
+  'pttlCommand',
+];
 
 async function measure(name, makeCall, keysOf) {
   const dir = mkdtempSync(join(tmpdir(), 'redis-instructions-'));
@@ -47,7 +57,10 @@ async function measure(name, makeCall, keysOf) {
     callgrindControl(redis.pid, '--dump');
     callgrindControl(redis.pid, '--instr=off');
     const after = await redisSnapshot(redis.client);
-    const scriptCalls = ['evalsha', 'eval'].reduce((sum, name) => sum + (after.commands[name] ?? 0) - (before.commands[name] ?? 0), 0);
+    const scriptCalls = ['evalsha', 'eval'].reduce(
+      (sum, name) => sum + (after.commands[name] ?? 0) - (before.commands[name] ?? 0),
+      0,
+    );
     const { total, functions: inclusive } = readDumps(dir, { inclusive: true });
     const per = (count) => (count / CALLS).toLocaleString('en-US', { maximumFractionDigits: 0 });
     const script = SCRIPT_ENTRY.reduce((sum, fn) => sum + (inclusive[fn] ?? 0), 0);
@@ -68,7 +81,8 @@ const ourKeys = (caller) => [`rl:{user:user-${caller}}`];
 const twoKeys = (caller) => [`rl:{user:user-${caller}}`, `rl:{user:user-${caller}}:route`];
 const ourCall = (script) => async (client) => {
   const storage = new RedisThrottlerStorage(client);
-  if (script === undefined) return (caller) => storage.consume([{ key: ourKeys(caller)[0], limit: HUGE_LIMIT, windowMs: HOUR_MS }]);
+  if (script === undefined)
+    return (caller) => storage.consume([{ key: ourKeys(caller)[0], limit: HUGE_LIMIT, windowMs: HOUR_MS }]);
   const sha = await client.script('LOAD', script);
   // A member of the storage's own shape (instance id, sequence), so that only the script differs.
   const instance = randomBytes(6).toString('base64url');
@@ -76,8 +90,12 @@ const ourCall = (script) => async (client) => {
   return (caller) => client.evalsha(sha, 1, ourKeys(caller)[0], 1, `${instance}:${++sequence}`, HUGE_LIMIT, HOUR_MS);
 };
 
-console.log(`Redis instructions per storage call (callgrind): ${CALLS.toLocaleString('en-US')} calls over ${CALLERS} callers, ${BATCH} in flight, ${ENTRIES} entries per caller's window.\n`);
-console.log('| storage | storage calls per script call | all of redis-server | in the script calls (EVALSHA / EVAL) | in the commands they run | script machinery (the difference) |');
+console.log(
+  `Redis instructions per storage call (callgrind): ${CALLS.toLocaleString('en-US')} calls over ${CALLERS} callers, ${BATCH} in flight, ${ENTRIES} entries per caller's window.\n`,
+);
+console.log(
+  '| storage | storage calls per script call | all of redis-server | in the script calls (EVALSHA / EVAL) | in the commands they run | script machinery (the difference) |',
+);
 console.log('|---|---:|---:|---:|---|---:|');
 await measure('ours, one window', ourCall(undefined), ourKeys);
 for (const file of (process.env.BENCH_SCRIPT ?? '').split(',').filter(Boolean)) {

@@ -16,10 +16,10 @@ import { BATCH, drive, fillWindows } from './lib/storage-calls.mjs';
 const CALLS = Number(process.env.BENCH_CALLS ?? 100_000);
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 300);
 
-
 function commandTimes(info) {
   const times = {};
-  for (const match of info.matchAll(/^cmdstat_(\S+?):calls=(\d+),usec=(\d+)/gm)) times[match[1]] = { calls: Number(match[2]), usec: Number(match[3]) };
+  for (const match of info.matchAll(/^cmdstat_(\S+?):calls=(\d+),usec=(\d+)/gm))
+    times[match[1]] = { calls: Number(match[2]), usec: Number(match[3]) };
   return times;
 }
 
@@ -27,7 +27,6 @@ async function cpuSeconds(client) {
   const info = await client.info('cpu');
   return Number(/used_cpu_user:([\d.]+)/.exec(info)[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)[1]);
 }
-
 
 async function measure(name, makeCall, keysOf) {
   const redis = await startRedis();
@@ -63,8 +62,12 @@ async function measure(name, makeCall, keysOf) {
   }
 }
 
-console.log(`Per storage call: ${CALLS.toLocaleString('en-US')} calls over ${CALLERS} callers, ${BATCH} in flight, the module's connection options.\n`);
-console.log('| storage | storage calls per script call | µs in the script per call (commandstats) | µs in each command it runs, per call | µs of script and call overhead (the rest) | Redis CPU µs per call (INFO cpu) | app CPU µs per call (the driver loop included) |');
+console.log(
+  `Per storage call: ${CALLS.toLocaleString('en-US')} calls over ${CALLERS} callers, ${BATCH} in flight, the module's connection options.\n`,
+);
+console.log(
+  '| storage | storage calls per script call | µs in the script per call (commandstats) | µs in each command it runs, per call | µs of script and call overhead (the rest) | Redis CPU µs per call (INFO cpu) | app CPU µs per call (the driver loop included) |',
+);
 console.log('|---|---:|---:|---|---:|---:|---:|');
 await measure(
   `ours, one window, ${ENTRIES} entries per caller`,
@@ -79,7 +82,15 @@ await measure(
   (client) => {
     client.defineCommand('agentSecuritySlidingWindow', { lua: SLIDING_WINDOW_SCRIPT });
     let sequence = 0;
-    return (caller) => client.agentSecuritySlidingWindowBuffer(1, `rl:{user:user-${caller}}`, 1, `x:${++sequence}`, HUGE_LIMIT, WINDOW_MS);
+    return (caller) =>
+      client.agentSecuritySlidingWindowBuffer(
+        1,
+        `rl:{user:user-${caller}}`,
+        1,
+        `x:${++sequence}`,
+        HUGE_LIMIT,
+        WINDOW_MS,
+      );
   },
   (caller) => [`rl:{user:user-${caller}}`],
 );

@@ -26,7 +26,9 @@ import { SCRIPT_COMMANDS, diffSnapshots, redisSnapshot, startRedis } from './lib
 
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 if (nodeMajor < 22) {
-  console.error(`bench: Node ${process.version} cannot load NestJS 12; run it with node_modules/.bin/node (npm run bench does).`);
+  console.error(
+    `bench: Node ${process.version} cannot load NestJS 12; run it with node_modules/.bin/node (npm run bench does).`,
+  );
   process.exit(1);
 }
 
@@ -35,7 +37,9 @@ function envNumber(name, fallback, { min = 0, integer = false } = {}) {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    console.error(`bench: ${name}=${JSON.stringify(raw)} is not a valid ${integer ? 'whole number' : 'number'} >= ${min}`);
+    console.error(
+      `bench: ${name}=${JSON.stringify(raw)} is not a valid ${integer ? 'whole number' : 'number'} >= ${min}`,
+    );
     process.exit(1);
   }
   return value;
@@ -55,11 +59,29 @@ const FILL = `window pre-filled: ${PREFILL_ENTRIES} live entries per caller, lim
  */
 const VARIANTS = [
   { name: 'bare', label: '1. bare NestJS app (no guards)', expect: {} },
-  { name: 'nest-throttler-memory', label: '2. @nestjs/throttler + its stock in-memory storage', expect: { rateLimit: true } },
+  {
+    name: 'nest-throttler-memory',
+    label: '2. @nestjs/throttler + its stock in-memory storage',
+    expect: { rateLimit: true },
+  },
   { name: 'nest-throttler-memory-filled', label: `2b. same, ${FILL}`, expect: { rateLimit: true } },
-  { name: 'nest-throttler-peer-redis', label: '3. @nestjs/throttler + @nest-lab/throttler-storage-redis', expect: { rateLimit: true }, redis: true },
-  { name: 'nest-throttler-our-redis', label: '4. @nestjs/throttler + our RedisThrottlerStorage', expect: { rateLimit: true }, redis: true },
-  { name: 'nest-throttler-our-memory', label: '5. @nestjs/throttler + our MemoryThrottlerStorage', expect: { rateLimit: true } },
+  {
+    name: 'nest-throttler-peer-redis',
+    label: '3. @nestjs/throttler + @nest-lab/throttler-storage-redis',
+    expect: { rateLimit: true },
+    redis: true,
+  },
+  {
+    name: 'nest-throttler-our-redis',
+    label: '4. @nestjs/throttler + our RedisThrottlerStorage',
+    expect: { rateLimit: true },
+    redis: true,
+  },
+  {
+    name: 'nest-throttler-our-memory',
+    label: '5. @nestjs/throttler + our MemoryThrottlerStorage',
+    expect: { rateLimit: true },
+  },
   { name: 'nest-throttler-our-memory-filled', label: `5b. same, ${FILL}`, expect: { rateLimit: true } },
   {
     name: 'ours-full',
@@ -68,34 +90,49 @@ const VARIANTS = [
   },
   {
     name: 'ours-module-min',
-    label: '6a. ours: AgentSecurityModule with logging: false, cors: false, no redis (JWT, in-memory limits, request id)',
+    label:
+      '6a. ours: AgentSecurityModule with logging: false, cors: false, no redis (JWT, in-memory limits, request id)',
     expect: { auth: true, rateLimit: true, requestId: true },
   },
   { name: 'ours-jwt', label: '6b. ours, JWT only: AuthGuard + TokenVerifier', expect: { auth: true } },
   {
     name: 'ours-jwt-jwks',
-    label: '6h. ours, JWT only, RS256 from a JWKS: AuthGuard + TokenVerifier in issuer mode (key by OpenID Connect discovery)',
+    label:
+      '6h. ours, JWT only, RS256 from a JWKS: AuthGuard + TokenVerifier in issuer mode (key by OpenID Connect discovery)',
     expect: { auth: true },
     jwks: true,
   },
-  { name: 'ours-logging', label: '6c. ours, logging only: FrontDoor + loggerParams() (request id, pino to a file path: the module\'s BatchedDestination)', expect: { requestId: true }, logs: true },
+  {
+    name: 'ours-logging',
+    label:
+      "6c. ours, logging only: FrontDoor + loggerParams() (request id, pino to a file path: the module's BatchedDestination)",
+    expect: { requestId: true },
+    logs: true,
+  },
   { name: 'ours-cors', label: '6d. ours, CORS only: CorsMiddleware', expect: { cors: true } },
   {
     name: 'ours-throttle-redis',
-    label: '6e. ours, throttling only: TierThrottlerGuard on RedisThrottlerStorage (caller from a token map by a getter on the request, no JWT)',
+    label:
+      '6e. ours, throttling only: TierThrottlerGuard on RedisThrottlerStorage (caller from a token map by a getter on the request, no JWT)',
     expect: { rateLimit: true },
     redis: true,
   },
-  { name: 'ours-throttle-memory', label: '6f. ours, throttling only: TierThrottlerGuard on MemoryThrottlerStorage (same)', expect: { rateLimit: true } },
+  {
+    name: 'ours-throttle-memory',
+    label: '6f. ours, throttling only: TierThrottlerGuard on MemoryThrottlerStorage (same)',
+    expect: { rateLimit: true },
+  },
   { name: 'ours-throttle-memory-filled', label: `6g. same, ${FILL}`, expect: { rateLimit: true } },
   {
     name: 'hand-full',
-    label: '7. by hand: @nestjs/jwt guard + @nestjs/throttler on @nest-lab Redis + nestjs-pino to file + request id + enableCors',
+    label:
+      '7. by hand: @nestjs/jwt guard + @nestjs/throttler on @nest-lab Redis + nestjs-pino to file + request id + enableCors',
     ...FULL_STACK,
   },
   {
     name: 'ours-chat',
-    label: '6i. ours, whole stack on a budgeted chat (POST /agent/chat, @TokenBudget({ reserve: 100 }): one admission call with the reservation, one record call)',
+    label:
+      '6i. ours, whole stack on a budgeted chat (POST /agent/chat, @TokenBudget({ reserve: 100 }): one admission call with the reservation, one record call)',
     ...FULL_STACK,
     request: CHAT,
   },
@@ -108,15 +145,25 @@ const VARIANTS = [
   { name: 'hand-jwt', label: '7a. by hand, JWT only: guard on JwtService.verifyAsync', expect: { auth: true } },
   {
     name: 'hand-jwt-jwks',
-    label: '7d. by hand, JWT only, RS256 from a JWKS: @nestjs/passport AuthGuard + passport-jwt + jwks-rsa passportJwtSecret',
+    label:
+      '7d. by hand, JWT only, RS256 from a JWKS: @nestjs/passport AuthGuard + passport-jwt + jwks-rsa passportJwtSecret',
     expect: { auth: true },
     jwks: true,
   },
-  { name: 'hand-pino', label: '7b. by hand, logging only: nestjs-pino to file + randomUUID request id', expect: { requestId: true }, logs: true },
+  {
+    name: 'hand-pino',
+    label: '7b. by hand, logging only: nestjs-pino to file + randomUUID request id',
+    expect: { requestId: true },
+    logs: true,
+  },
   { name: 'hand-cors', label: '7c. by hand, CORS only: app.enableCors', expect: { cors: true } },
   // On Fastify: compare 8a with 8 (the ratio columns compare every row with row 1, the bare app on Express).
   { name: 'bare-fastify', label: '8. bare NestJS app on Fastify (no guards)', expect: {} },
-  { name: 'ours-full-fastify', label: '8a. ours, whole stack on Fastify (row 6 on @nestjs/platform-fastify)', ...FULL_STACK },
+  {
+    name: 'ours-full-fastify',
+    label: '8a. ours, whole stack on Fastify (row 6 on @nestjs/platform-fastify)',
+    ...FULL_STACK,
+  },
 ];
 
 /** Opt-in rows (BENCH_VARIANTS=x-...): what a change in the library would buy, measured with today's code. */
@@ -171,22 +218,26 @@ const EXPERIMENTS = [
   },
   {
     name: 'x-bare-rate-limit-headers-guard',
-    label: 'x12. x8 with the guard setting the five rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset, RateLimit-Policy, RateLimit)',
+    label:
+      'x12. x8 with the guard setting the five rate-limit headers (X-RateLimit-Limit/-Remaining/-Reset, RateLimit-Policy, RateLimit)',
     expect: {},
   },
   {
     name: 'x-nest-throttler-noop-storage',
-    label: 'x13. @nestjs/throttler\'s stock ThrottlerGuard over a storage that does no work (one shared record): the ceiling of rows 2 to 5',
+    label:
+      "x13. @nestjs/throttler's stock ThrottlerGuard over a storage that does no work (one shared record): the ceiling of rows 2 to 5",
     expect: { rateLimit: true },
   },
   {
     name: 'x-bare-principal-middleware',
-    label: 'x14. row 1 plus an Express middleware that finds the caller in a Map by Authorization (rows 6e to 6g did so before; now a getter does)',
+    label:
+      'x14. row 1 plus an Express middleware that finds the caller in a Map by Authorization (rows 6e to 6g did so before; now a getter does)',
     expect: {},
   },
   {
     name: 'x-ours-throttle-redis-autopipelined',
-    label: 'x15. row 6e with the script sent through ioredis auto-pipelining (its defineCommand): one call per request instead of one per event-loop turn',
+    label:
+      'x15. row 6e with the script sent through ioredis auto-pipelining (its defineCommand): one call per request instead of one per event-loop turn',
     expect: { rateLimit: true },
     redis: true,
   },
@@ -198,24 +249,28 @@ const EXPERIMENTS = [
   },
   {
     name: 'x-storage-alone-memory',
-    label: 'x16. our MemoryThrottlerStorage alone: the handler spends the caller\'s window itself (no guard, no headers; caller as in 6e)',
+    label:
+      "x16. our MemoryThrottlerStorage alone: the handler spends the caller's window itself (no guard, no headers; caller as in 6e)",
     expect: {},
   },
   { name: 'x-storage-alone-memory-filled', label: `x17. same, ${FILL}`, expect: {} },
   {
     name: 'x-storage-alone-redis',
-    label: 'x18. our RedisThrottlerStorage alone: the handler spends the caller\'s window itself (no guard, no headers; caller as in 6e)',
+    label:
+      "x18. our RedisThrottlerStorage alone: the handler spends the caller's window itself (no guard, no headers; caller as in 6e)",
     expect: {},
     redis: true,
   },
   {
     name: 'x-storage-alone-noop',
-    label: 'x20. x16 over a store that does no work (one shared answer): the handler, its await and the caller lookup, the ceiling of x16 to x18',
+    label:
+      'x20. x16 over a store that does no work (one shared answer): the handler, its await and the caller lookup, the ceiling of x16 to x18',
     expect: {},
   },
   {
     name: 'x-ours-throttle-noop',
-    label: 'x21. TierThrottlerGuard over a store that does no work (one shared answer): the guard and its headers, the ceiling of 6e to 6g',
+    label:
+      'x21. TierThrottlerGuard over a store that does no work (one shared answer): the guard and its headers, the ceiling of 6e to 6g',
     expect: { rateLimit: true },
   },
 ];
@@ -224,7 +279,12 @@ function selectedVariants() {
   const filter = process.env.BENCH_VARIANTS;
   if (!filter) return VARIANTS;
   const all = [...VARIANTS, ...EXPERIMENTS];
-  const wanted = new Set(filter.split(',').map((name) => name.trim()).filter(Boolean));
+  const wanted = new Set(
+    filter
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+  );
   for (const name of wanted) {
     if (!all.some((variant) => variant.name === name)) {
       console.error(`bench: unknown variant ${name}; known: ${all.map((variant) => variant.name).join(', ')}`);
@@ -267,24 +327,37 @@ async function measure(variant, ctx, round) {
   if (variant.redis) await ctx.redis.client.flushall();
   // The JWKS rows send RS256 tokens signed with the key the harness's JWKS server publishes; the others HS256 ones.
   const tokens = variant.jwks ? ctx.jwks.tokens : ctx.tokens;
-  const server = await startServer(variant.name, {
-    BENCH_REDIS_URL: ctx.redis.url,
-    BENCH_LOG_FILE: logFile,
-    BENCH_TOKENS_FILE: ctx.tokensFile,
-    BENCH_ISSUER: ctx.jwks.issuer,
-    BENCH_JWKS_URI: ctx.jwks.jwksUri,
-  }, { cpu: ctx.pin?.server });
+  const server = await startServer(
+    variant.name,
+    {
+      BENCH_REDIS_URL: ctx.redis.url,
+      BENCH_LOG_FILE: logFile,
+      BENCH_TOKENS_FILE: ctx.tokensFile,
+      BENCH_ISSUER: ctx.jwks.issuer,
+      BENCH_JWKS_URI: ctx.jwks.jwksUri,
+    },
+    { cpu: ctx.pin?.server },
+  );
   const out = {};
   try {
     const problems = await sanityCheck(server.url, tokens[0], variant.expect, variant.request);
     if (variant.redis && (await ctx.redis.client.dbsize()) === 0) problems.push('no key in Redis after a request');
     if (problems.length) throw new Error(`sanity check failed: ${problems.join('; ')}`);
-    if (WARMUP > 0) out.warmup = await runLoad(server.url, tokens, { connections: CONNECTIONS, duration: WARMUP, request: variant.request });
+    if (WARMUP > 0)
+      out.warmup = await runLoad(server.url, tokens, {
+        connections: CONNECTIONS,
+        duration: WARMUP,
+        request: variant.request,
+      });
     const before = variant.redis ? await redisSnapshot(ctx.redis.client) : undefined;
     const cpuBefore = server.cpuTimes();
     // autocannon runs in this process: its CPU over the measured run is the load generator's share of the machine.
     const loadBefore = process.cpuUsage();
-    out.result = await runLoad(server.url, tokens, { connections: CONNECTIONS, duration: DURATION, request: variant.request });
+    out.result = await runLoad(server.url, tokens, {
+      connections: CONNECTIONS,
+      duration: DURATION,
+      request: variant.request,
+    });
     const load = process.cpuUsage(loadBefore);
     const cpuAfter = server.cpuTimes();
     out.cpuUsPerRequest = ((cpuAfter.total - cpuBefore.total) * 1e6) / out.result.total;
@@ -318,7 +391,9 @@ function machineLine(redisVersion, pin) {
   return (
     `Machine: ${model}, ${cpus.length} cores (os.cpus()), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ` +
     `${os.type()} ${os.release()} ${os.arch()}; Node ${process.version}; Redis ${redisVersion}; ` +
-    (pin ? `variant server pinned to CPU ${pin.server}, autocannon on CPU ${pin.harness}, redis-server on CPU ${pin.redis}` : 'no CPU pinning')
+    (pin
+      ? `variant server pinned to CPU ${pin.server}, autocannon on CPU ${pin.harness}, redis-server on CPU ${pin.redis}`
+      : 'no CPU pinning')
   );
 }
 
@@ -463,7 +538,9 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
       `medians of ${ROUNDS} interleaved rounds, every variant run between two runs of the bare app`,
   );
   lines.push('');
-  lines.push('| variant | req/s (median) | p50 ms | p99 ms | non-2xx | ratio to bare, paired (min-max) | server CPU µs/req (median) | CPU ratio: bare µs/req over variant µs/req, paired (min-max) |');
+  lines.push(
+    '| variant | req/s (median) | p50 ms | p99 ms | non-2xx | ratio to bare, paired (min-max) | server CPU µs/req (median) | CPU ratio: bare µs/req over variant µs/req, paired (min-max) |',
+  );
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const variant of variants) {
     if (failures.has(variant.name) && runs.get(variant.name).length === 0) {
@@ -475,7 +552,8 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
     const paired = done.filter((run) => run.pair);
     const non2xx = results.reduce((sum, r) => sum + r.non2xx, 0);
     const errors = results.reduce((sum, r) => sum + r.errors + r.timeouts, 0);
-    const spread = (values) => `${fmt(median(values), 2)} (${fmt(Math.min(...values), 2)}-${fmt(Math.max(...values), 2)})`;
+    const spread = (values) =>
+      `${fmt(median(values), 2)} (${fmt(Math.min(...values), 2)}-${fmt(Math.max(...values), 2)})`;
     const ratios = paired.map((run) => run.pair.ratio);
     const cpuRatios = paired.map((run) => run.pair.cpuRatio);
     lines.push(
@@ -490,21 +568,21 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
   lines.push(machine);
   lines.push('');
   lines.push(
-    'Ratio, paired: each run\'s req/s over the mean req/s of the two bare-app runs just before and after it, median (and range) ' +
+    "Ratio, paired: each run's req/s over the mean req/s of the two bare-app runs just before and after it, median (and range) " +
       'over rounds; on the bare row, each bare run over the one before it, which is the noise the pairing leaves. ' +
       'CPU ratio, paired: the same with server CPU per request, bare over variant (1.00 = costs what the bare app costs). ' +
       'non-2xx: total over all measured runs. Every request carries `Origin: http://localhost:3000`. ' +
       'The @nestjs/throttler rows key callers by the Authorization header (row 7 by the verified `sub`); ' +
-      'ThrottlerGuard\'s stock generateKey hashes it. Server CPU µs/req: user + system CPU of the variant\'s process ' +
+      "ThrottlerGuard's stock generateKey hashes it. Server CPU µs/req: user + system CPU of the variant's process " +
       'over the measured run (from /proc) divided by the requests it answered; unlike req/s it does not depend on how fast ' +
       'autocannon can go, so it is the cleaner cost measure where a variant is close to the bare app.',
   );
 
   lines.push('');
-  lines.push('### Where the machine\'s CPU goes, per request (medians over rounds)');
+  lines.push("### Where the machine's CPU goes, per request (medians over rounds)");
   lines.push('');
   lines.push(
-    '| variant | app server µs | of which kernel µs | Redis µs | load generator µs | all three µs | cores busy | CPU-budget ratio: bare\'s all three over the variant\'s, paired (min-max) | ratio to bare (from above) | Redis ceiling: the ratio left by Redis\'s CPU alone, paired |',
+    "| variant | app server µs | of which kernel µs | Redis µs | load generator µs | all three µs | cores busy | CPU-budget ratio: bare's all three over the variant's, paired (min-max) | ratio to bare (from above) | Redis ceiling: the ratio left by Redis's CPU alone, paired |",
   );
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const variant of variants) {
@@ -512,7 +590,8 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
     if (done.length === 0) continue;
     const paired = done.filter((run) => run.pair);
     const of = (pick, digits = 1) => fmt(median(done.map(pick)), digits);
-    const spread = (values) => `${fmt(median(values), 2)} (${fmt(Math.min(...values), 2)}-${fmt(Math.max(...values), 2)})`;
+    const spread = (values) =>
+      `${fmt(median(values), 2)} (${fmt(Math.min(...values), 2)}-${fmt(Math.max(...values), 2)})`;
     lines.push(
       `| ${variant.label} | ${of((run) => run.cpuUsPerRequest)} | ${of((run) => run.systemCpuUsPerRequest)} | ${of((run) => run.redisCpuUsPerRequest)} | ` +
         `${of((run) => run.loadCpuUsPerRequest)} | ${of((run) => run.machineCpuUsPerRequest)} | ` +
@@ -525,12 +604,12 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
   lines.push('');
   lines.push(
     `Every process of the run shares this machine's ${os.cpus().length} cores: the variant's server, redis-server and autocannon ` +
-      '(which runs in the harness process; its CPU over the measured run, from process.cpuUsage()). Of the server\'s, the part ' +
+      "(which runs in the harness process; its CPU over the measured run, from process.cpuUsage()). Of the server's, the part " +
       'the kernel spent for it (/proc stime: socket and file writes, epoll); the rest is its own code, which the instruction ' +
       'counts of bench/app-instructions.mjs measure. Cores busy: all three µs/req ' +
       'times req/s; where it is close to the number of cores, the machine is full and req/s is about cores / all three µs, ' +
-      'so the CPU-budget ratio predicts the ratio to bare (loosely: autocannon\'s own µs per request are not fixed, they rise as the server slows, so part of each budget follows the throughput it is meant to explain). Redis ceiling: bare\'s all three over (bare\'s all three + the ' +
-      'variant\'s Redis µs), the ratio this variant would reach on this machine if its app side cost no more than the bare app.',
+      "so the CPU-budget ratio predicts the ratio to bare (loosely: autocannon's own µs per request are not fixed, they rise as the server slows, so part of each budget follows the throughput it is meant to explain). Redis ceiling: bare's all three over (bare's all three + the " +
+      "variant's Redis µs), the ratio this variant would reach on this machine if its app side cost no more than the bare app.",
   );
 
   const redisRows = variants.filter((variant) => variant.redis && runs.get(variant.name).length > 0);
@@ -538,7 +617,9 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
     lines.push('');
     lines.push('### Redis per request (INFO commandstats before and after each measured run, summed over rounds)');
     lines.push('');
-    lines.push('| variant | script calls / req | commands run by scripts / req | Redis socket reads / req | Redis socket writes / req | bytes to Redis / req | bytes from Redis / req | Redis CPU µs / req | keys after run |');
+    lines.push(
+      '| variant | script calls / req | commands run by scripts / req | Redis socket reads / req | Redis socket writes / req | bytes to Redis / req | bytes from Redis / req | Redis CPU µs / req | keys after run |',
+    );
     lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|');
     for (const variant of redisRows) {
       const done = runs.get(variant.name);
@@ -559,7 +640,9 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
       }
       const per = (calls) => fmt(calls / requests, 2);
       const scripts = Object.entries(commands).filter(([name]) => SCRIPT_COMMANDS.has(name));
-      const others = Object.entries(commands).filter(([name]) => !SCRIPT_COMMANDS.has(name)).sort((a, b) => b[1] - a[1]);
+      const others = Object.entries(commands)
+        .filter(([name]) => !SCRIPT_COMMANDS.has(name))
+        .sort((a, b) => b[1] - a[1]);
       const scriptTotal = scripts.reduce((sum, [, calls]) => sum + calls, 0);
       const otherTotal = others.reduce((sum, [, calls]) => sum + calls, 0);
       lines.push(
@@ -571,17 +654,19 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
     lines.push('');
     lines.push(
       'Commands a script runs are counted by Redis under their own names; neither storage sends anything but its script. ' +
-        'Socket reads / writes (INFO stats total_reads_processed / total_writes_processed, the harness\'s own INFO calls included, ' +
+        "Socket reads / writes (INFO stats total_reads_processed / total_writes_processed, the harness's own INFO calls included, " +
         'a few per run) count round trips: at most one each per request without pipelining (Redis reads whatever has arrived, so fewer under load), one per batch with it. Requests = completed responses of the measured run (in-flight requests ' +
-        'at its edges make the ratios uncertain by about ±0.5%). Keys after run: one per caller (plus the sanity check\'s).',
+        "at its edges make the ratios uncertain by about ±0.5%). Keys after run: one per caller (plus the sanity check's).",
     );
   }
 
   if (sizes) {
     lines.push('');
-    lines.push('### MEMORY USAGE of one caller\'s key (SAMPLES 0), after N increment() calls on a 1 h window');
+    lines.push("### MEMORY USAGE of one caller's key (SAMPLES 0), after N increment() calls on a 1 h window");
     lines.push('');
-    lines.push(`| entries | ours: \`${sizes.key.slice(0, 8)}…\` (sorted set) | peer: \`{${sizes.key.slice(0, 8)}…:default}:hits\` (counter) |`);
+    lines.push(
+      `| entries | ours: \`${sizes.key.slice(0, 8)}…\` (sorted set) | peer: \`{${sizes.key.slice(0, 8)}…:default}:hits\` (counter) |`,
+    );
     lines.push('|---:|---:|---:|');
     for (const row of sizes.rows) {
       lines.push(
@@ -610,7 +695,9 @@ function report({ variants, runs, failures, sizes, machine, seconds }) {
     for (const [name, message] of failures) lines.push(`FAILED ${name}: ${message}`);
   }
   lines.push('');
-  lines.push(`Total harness time ${fmt(seconds)} s. Reproduce: \`npm run bench\` (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_WARMUP, BENCH_VARIANTS).`);
+  lines.push(
+    `Total harness time ${fmt(seconds)} s. Reproduce: \`npm run bench\` (BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_WARMUP, BENCH_VARIANTS).`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

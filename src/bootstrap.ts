@@ -47,7 +47,9 @@ export async function createDemoApp(config: DemoConfig): Promise<INestApplicatio
     if (config.trustProxy > 0) (app as NestExpressApplication).set('trust proxy', config.trustProxy);
   }
   // helmet 8's headers on every response, the module's own answers included; a JSON API loads nothing and is framed by no one.
-  app.useSecurityHeaders({ contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } });
+  app.useSecurityHeaders({
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  });
   app.enableShutdownHooks();
   Object.assign(app.getHttpServer() as Server, DEMO_SERVER_TIMEOUTS);
   return app;

@@ -1,5 +1,11 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import type { AgentSecurityOptions, EnforcementMode, ModelPrice, StoreErrorPolicy, TierLimits } from '@agent-security/core';
+import type {
+  AgentSecurityOptions,
+  EnforcementMode,
+  ModelPrice,
+  StoreErrorPolicy,
+  TierLimits,
+} from '@agent-security/core';
 import { StandInModel } from './agent/stand-in-model.js';
 
 export const DEMO_CONFIG = Symbol('DEMO_CONFIG');
@@ -28,7 +34,12 @@ export interface DemoConfig {
 export const DEMO_TIERS: Record<string, TierLimits> = {
   free: { limit: 20, windowMs: 3_600_000, tokens: { limit: 50_000, windowMs: 86_400_000 }, maxConcurrentStreams: 1 },
   pro: { limit: 200, windowMs: 3_600_000, tokens: { limit: 1_000_000, windowMs: 86_400_000 }, maxConcurrentStreams: 5 },
-  enterprise: { limit: 2000, windowMs: 3_600_000, tokens: { limit: 20_000_000, windowMs: 86_400_000 }, maxConcurrentStreams: 50 },
+  enterprise: {
+    limit: 2000,
+    windowMs: 3_600_000,
+    tokens: { limit: 20_000_000, windowMs: 86_400_000 },
+    maxConcurrentStreams: 50,
+  },
 };
 
 /** The stand-in model's price, as a real model's would be set: $1 per million input tokens, $4 per million output. */
@@ -57,20 +68,26 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
   }
   const trustProxy = env.TRUST_PROXY ? Number(env.TRUST_PROXY) : 0;
   if (!Number.isInteger(trustProxy) || trustProxy < 0) {
-    throw new Error(`TRUST_PROXY must be the number of proxies in front (0 for none), got ${JSON.stringify(env.TRUST_PROXY)}`);
+    throw new Error(
+      `TRUST_PROXY must be the number of proxies in front (0 for none), got ${JSON.stringify(env.TRUST_PROXY)}`,
+    );
   }
   let tiers: Record<string, TierLimits> = DEMO_TIERS;
   if (env.AGENT_SECURITY_TIERS) {
     try {
       tiers = { ...DEMO_TIERS, ...(JSON.parse(env.AGENT_SECURITY_TIERS) as Record<string, TierLimits>) };
     } catch {
-      throw new Error('AGENT_SECURITY_TIERS must be JSON, e.g. {"free":{"limit":3,"windowMs":10000,"cost":{"limitUsd":0.01,"windowMs":86400000}}}');
+      throw new Error(
+        'AGENT_SECURITY_TIERS must be JSON, e.g. {"free":{"limit":3,"windowMs":10000,"cost":{"limitUsd":0.01,"windowMs":86400000}}}',
+      );
     }
   }
   // What the limits do while Redis is down, so that each policy can be tried by hand; unset is the module's default.
   const onStoreError = env.AGENT_SECURITY_ON_STORE_ERROR || undefined;
   if (onStoreError !== undefined && !STORE_ERROR_POLICIES.includes(onStoreError as StoreErrorPolicy)) {
-    throw new Error(`AGENT_SECURITY_ON_STORE_ERROR must be one of ${STORE_ERROR_POLICIES.join(', ')}, got ${JSON.stringify(onStoreError)}`);
+    throw new Error(
+      `AGENT_SECURITY_ON_STORE_ERROR must be one of ${STORE_ERROR_POLICIES.join(', ')}, got ${JSON.stringify(onStoreError)}`,
+    );
   }
   const mode = env.AGENT_SECURITY_MODE || undefined;
   if (mode !== undefined && !MODES.includes(mode as EnforcementMode)) {
@@ -106,7 +123,8 @@ export function loadDemoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig
  */
 function demoJwt(env: NodeJS.ProcessEnv): AgentSecurityOptions['jwt'] {
   if (!env.JWT_ISSUER) return { secret: env.JWT_SECRET || DEV_JWT_SECRET };
-  if (env.JWT_SECRET) throw new Error('Set JWT_SECRET or JWT_ISSUER, not both: an identity provider signs its tokens with its own keys');
+  if (env.JWT_SECRET)
+    throw new Error('Set JWT_SECRET or JWT_ISSUER, not both: an identity provider signs its tokens with its own keys');
   return {
     issuer: env.JWT_ISSUER,
     ...(env.JWT_AUDIENCE ? { audience: env.JWT_AUDIENCE } : {}),
@@ -118,6 +136,10 @@ function demoJwt(env: NodeJS.ProcessEnv): AgentSecurityOptions['jwt'] {
 @Module({})
 export class DemoConfigModule {
   static forRoot(config: DemoConfig): DynamicModule {
-    return { module: DemoConfigModule, providers: [{ provide: DEMO_CONFIG, useValue: config }], exports: [DEMO_CONFIG] };
+    return {
+      module: DemoConfigModule,
+      providers: [{ provide: DEMO_CONFIG, useValue: config }],
+      exports: [DEMO_CONFIG],
+    };
   }
 }

@@ -22,11 +22,15 @@ describe('The demo budgets its chats (e2e, memory store)', () => {
     app = await startDemo({}, { AGENT_SECURITY_TIERS: JSON.stringify(tiers) });
   });
   afterAll(() => app.close());
-  const chat = (who: Record<string, string>, body: object) => request(app.getHttpServer()).post('/agent/chat').set(who).send(body);
+  const chat = (who: Record<string, string>, body: object) =>
+    request(app.getHttpServer()).post('/agent/chat').set(who).send(body);
 
   it('caps the stand-in model output at max_tokens', async () => {
     const response = await chat(caller('paid'), { message: MESSAGE, max_tokens: 3 }).expect(200);
-    expect(response.body).toEqual({ reply: 'You said 10', usage: { model: 'stand-in-echo-1', inputTokens: 10, outputTokens: 3 } });
+    expect(response.body).toEqual({
+      reply: 'You said 10',
+      usage: { model: 'stand-in-echo-1', inputTokens: 10, outputTokens: 3 },
+    });
     const uncapped = await chat(caller('paid'), { message: MESSAGE }).expect(200);
     expect(uncapped.body.usage.outputTokens).toBe(15);
     await chat(caller(), { message: MESSAGE, max_tokens: 0 }).expect(400);
@@ -36,7 +40,12 @@ describe('The demo budgets its chats (e2e, memory store)', () => {
   it('reserves input + max_tokens on its chat route (no more than the model can answer)', async () => {
     // 10 + min(100, 15) = 25 on a budget of 20: refused before the model is called.
     const refused = await chat(caller(), { message: MESSAGE, max_tokens: 100 }).expect(429);
-    expect(refused.body).toMatchObject({ code: 'token_budget_exceeded', tokenLimit: 20, tokensUsed: 0, tokensRequested: 25 });
+    expect(refused.body).toMatchObject({
+      code: 'token_budget_exceeded',
+      tokenLimit: 20,
+      tokensUsed: 0,
+      tokensRequested: 25,
+    });
     // 10 + 5 = 15 fits; it spends 15, and the next chat finds 5 left.
     const who = caller();
     await chat(who, { message: MESSAGE, max_tokens: 5 }).expect(200);
@@ -56,7 +65,12 @@ describe('The demo budgets its chats (e2e, memory store)', () => {
     }
     expect(remaining).toEqual(['0.0002', '0.00013', '0.00006']);
     const refused = await chat(who, { message: MESSAGE }).expect(429);
-    expect(refused.body).toMatchObject({ code: 'cost_budget_exceeded', message: 'Cost budget exceeded', costLimitUsd: '0.0002', costUsedUsd: '0.00021' });
+    expect(refused.body).toMatchObject({
+      code: 'cost_budget_exceeded',
+      message: 'Cost budget exceeded',
+      costLimitUsd: '0.0002',
+      costUsedUsd: '0.00021',
+    });
   });
 });
 
@@ -64,7 +78,9 @@ describe('The demo reads AGENT_SECURITY_MODE', () => {
   it('turns report mode on, leaves the default when unset, and refuses anything else', () => {
     expect(loadDemoConfig({ AGENT_SECURITY_MODE: 'report' }).security.mode).toBe('report');
     expect(loadDemoConfig({}).security.mode).toBeUndefined();
-    expect(() => loadDemoConfig({ AGENT_SECURITY_MODE: 'shadow' })).toThrow('AGENT_SECURITY_MODE must be one of enforce, report, got "shadow"');
+    expect(() => loadDemoConfig({ AGENT_SECURITY_MODE: 'shadow' })).toThrow(
+      'AGENT_SECURITY_MODE must be one of enforce, report, got "shadow"',
+    );
   });
 
   it('report: a chat past its budget answers 200, and the log says it would have been refused', async () => {
@@ -76,12 +92,22 @@ describe('The demo reads AGENT_SECURITY_MODE', () => {
       },
     });
     const tiers = { free: { limit: 100, windowMs: 60_000, tokens: { limit: 10, windowMs: 60_000 } } };
-    const app = await startDemo({ logging: { level: 'info', destination } }, { AGENT_SECURITY_TIERS: JSON.stringify(tiers), AGENT_SECURITY_MODE: 'report' });
+    const app = await startDemo(
+      { logging: { level: 'info', destination } },
+      { AGENT_SECURITY_TIERS: JSON.stringify(tiers), AGENT_SECURITY_MODE: 'report' },
+    );
     try {
-      const response = await request(app.getHttpServer()).post('/agent/chat').set(caller()).send({ message: MESSAGE }).expect(200);
+      const response = await request(app.getHttpServer())
+        .post('/agent/chat')
+        .set(caller())
+        .send({ message: MESSAGE })
+        .expect(200);
       expect(response.headers['x-tokenbudget-remaining']).toBe('10');
       await sleep(30);
-      expect(lines.find((line) => line.requestId === response.headers['x-request-id'])).toMatchObject({ status: 200, wouldRefuse: 'token_budget_exceeded' });
+      expect(lines.find((line) => line.requestId === response.headers['x-request-id'])).toMatchObject({
+        status: 200,
+        wouldRefuse: 'token_budget_exceeded',
+      });
     } finally {
       await app.close();
     }

@@ -16,7 +16,10 @@ class EchoController {
   @Get()
   echo(@Req() req: IncomingMessage) {
     // What an app logs when it logs the request as it came.
-    this.logger.info({ req: { method: req.method, url: req.url, headers: req.headers }, password: 'hunter2', card: '4111' }, 'handled');
+    this.logger.info(
+      { req: { method: req.method, url: req.url, headers: req.headers }, password: 'hunter2', card: '4111' },
+      'handled',
+    );
     return { ok: true };
   }
 }
@@ -30,7 +33,9 @@ async function linesFor(pino: NonNullable<LoggingOptions['pino']>): Promise<Arra
     },
   });
   @Module({
-    imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET }, logging: { level: 'info', destination, pino } })],
+    imports: [
+      AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET }, logging: { level: 'info', destination, pino } }),
+    ],
     controllers: [EchoController],
   })
   class LoggingApp {}
@@ -39,7 +44,11 @@ async function linesFor(pino: NonNullable<LoggingOptions['pino']>): Promise<Arra
   await app.init();
   await whenReady(app);
   try {
-    await request(app.getHttpServer()).get('/echo').set('Authorization', 'Bearer very-secret').set('Cookie', 'sid=abc').expect(200);
+    await request(app.getHttpServer())
+      .get('/echo')
+      .set('Authorization', 'Bearer very-secret')
+      .set('Cookie', 'sid=abc')
+      .expect(200);
   } finally {
     await app.close();
   }
@@ -49,26 +58,33 @@ async function linesFor(pino: NonNullable<LoggingOptions['pino']>): Promise<Arra
 }
 
 onEachPlatform(() => {
-describe('logging.pino.redact adds to the built-in redaction', () => {
-  it.each<[string, NonNullable<LoggingOptions['pino']>, string]>([
-    ['a list of paths', { redact: ['card'] }, '[REDACTED]'],
-    ['{ paths, censor }', { redact: { paths: ['card'], censor: '***' } }, '***'],
-    ['a censor that hands the value back', { redact: { paths: ['card'], censor: (value: unknown) => value } }, '[REDACTED]'],
-  ])('with %s, Authorization, cookies and passwords stay hidden and the user path is hidden too', async (_name, pino, censor) => {
-    const [line] = await linesFor(pino);
-    expect(JSON.stringify(line)).not.toContain('very-secret');
-    expect(JSON.stringify(line)).not.toContain('sid=abc');
-    expect(JSON.stringify(line)).not.toContain('hunter2');
-    expect(line.req.headers.authorization).toBe(censor);
-    expect(line.card).toBe(censor);
-  });
+  describe('logging.pino.redact adds to the built-in redaction', () => {
+    it.each<[string, NonNullable<LoggingOptions['pino']>, string]>([
+      ['a list of paths', { redact: ['card'] }, '[REDACTED]'],
+      ['{ paths, censor }', { redact: { paths: ['card'], censor: '***' } }, '***'],
+      [
+        'a censor that hands the value back',
+        { redact: { paths: ['card'], censor: (value: unknown) => value } },
+        '[REDACTED]',
+      ],
+    ])(
+      'with %s, Authorization, cookies and passwords stay hidden and the user path is hidden too',
+      async (_name, pino, censor) => {
+        const [line] = await linesFor(pino);
+        expect(JSON.stringify(line)).not.toContain('very-secret');
+        expect(JSON.stringify(line)).not.toContain('sid=abc');
+        expect(JSON.stringify(line)).not.toContain('hunter2');
+        expect(line.req.headers.authorization).toBe(censor);
+        expect(line.card).toBe(censor);
+      },
+    );
 
-  it('with pino: { redact: undefined }, the built-in paths still apply', async () => {
-    const [line] = await linesFor({ redact: undefined });
-    expect(line.req.headers.authorization).toBe('[REDACTED]');
-    expect(line.req.headers.cookie).toBe('[REDACTED]');
-    expect(line.password).toBe('[REDACTED]');
-    expect(line.card).toBe('4111');
+    it('with pino: { redact: undefined }, the built-in paths still apply', async () => {
+      const [line] = await linesFor({ redact: undefined });
+      expect(line.req.headers.authorization).toBe('[REDACTED]');
+      expect(line.req.headers.cookie).toBe('[REDACTED]');
+      expect(line.password).toBe('[REDACTED]');
+      expect(line.card).toBe('4111');
+    });
   });
-});
 });

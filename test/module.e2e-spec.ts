@@ -26,7 +26,9 @@ describe('AgentSecurityModule start-up', () => {
         return 'koa';
       }
     }
-    const moduleRef = await Test.createTestingModule({ imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET } })] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [AgentSecurityModule.forRoot({ jwt: { secret: TEST_SECRET } })],
+    }).compile();
     const app = moduleRef.createNestApplication(new KoaAdapter(), { logger: false });
     await expect(app.init()).rejects.toThrow(
       'AgentSecurityModule runs on Express (@nestjs/platform-express) or Fastify (@nestjs/platform-fastify); this app\'s HTTP adapter is "koa" (KoaAdapter).',
@@ -53,7 +55,11 @@ describe('AgentSecurityModule start-up', () => {
       const res = await request(app.getHttpServer()).get('/hello').expect(401);
       expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
       expect(res.headers['x-request-id']).toBeDefined();
-      expect(res.body).toMatchObject({ statusCode: 401, code: 'missing_token', requestId: res.headers['x-request-id'] });
+      expect(res.body).toMatchObject({
+        statusCode: 401,
+        code: 'missing_token',
+        requestId: res.headers['x-request-id'],
+      });
     } finally {
       await app.close();
     }
@@ -72,7 +78,9 @@ describe('AgentSecurityModule start-up', () => {
           useFactory: async () => ({ jwt: { secret: 'tiny' } }),
         }),
       ],
-    }).compile().catch((error: Error) => error);
+    })
+      .compile()
+      .catch((error: Error) => error);
     expect(moduleRef).toBeInstanceOf(Error);
     expect((moduleRef as Error).message).toMatch(/"jwt.secret"/);
   });

@@ -98,9 +98,16 @@ function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
-  const result = spawnSync(command, args, { cwd, env: childEnv(env), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const result = spawnSync(command, args, {
+    cwd,
+    env: childEnv(env),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} in ${cwd} exited with ${result.status}:\n${result.stdout}\n${result.stderr}`);
+    throw new Error(
+      `${command} ${args.join(' ')} in ${cwd} exited with ${result.status}:\n${result.stdout}\n${result.stderr}`,
+    );
   }
   return result.stdout;
 }
@@ -125,7 +132,10 @@ describe('the packed library in a new app', () => {
 
     const project = join(dir, 'app');
     mkdirSync(join(project, 'src'), { recursive: true });
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }, null, 2));
+    writeFileSync(
+      join(project, 'package.json'),
+      JSON.stringify({ name: 'app', private: true, type: 'module' }, null, 2),
+    );
     run('npm', ['install', '--no-audit', '--no-fund', tarball, ...DEPENDENCIES], project);
     run('npm', ['install', '--no-audit', '--no-fund', '--save-dev', ...DEV_DEPENDENCIES], project);
     writeFileSync(join(project, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
@@ -147,12 +157,19 @@ describe('the packed library in a new app', () => {
   it('ships the ESM build, its declarations, README and LICENSE; no specs, no sources; maps carry their sources', () => {
     const root = join(installed, 'node_modules/@agent-security/core');
     const files = filesUnder(root);
-    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts']));
+    expect(files).toEqual(
+      expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts']),
+    );
     expect(files).toEqual(expect.arrayContaining(['dist/testing/index.js', 'dist/testing/index.d.ts']));
     expect(files.filter((file) => /\.spec\.|\.contract\.|\.ts$/.test(file) && !file.endsWith('.d.ts'))).toEqual([]);
-    expect(files.every((file) => file.startsWith('dist/') || ['LICENSE', 'README.md', 'package.json'].includes(file))).toBe(true);
+    expect(
+      files.every((file) => file.startsWith('dist/') || ['LICENSE', 'README.md', 'package.json'].includes(file)),
+    ).toBe(true);
     for (const map of files.filter((file) => file.endsWith('.js.map'))) {
-      const { sources, sourcesContent } = JSON.parse(readFileSync(join(root, map), 'utf8')) as { sources: string[]; sourcesContent?: string[] };
+      const { sources, sourcesContent } = JSON.parse(readFileSync(join(root, map), 'utf8')) as {
+        sources: string[];
+        sourcesContent?: string[];
+      };
       expect([map, sourcesContent?.length]).toEqual([map, sources.length]);
     }
     const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -167,7 +184,11 @@ describe('the packed library in a new app', () => {
   it('boots on this Node, answers a public route, a test token from the testing entry, and no token', async () => {
     const port = await freePort();
     const env = { JWT_SECRET: SECRET, PORT: String(port) };
-    app = spawn(process.execPath, ['dist/main.js'], { cwd: installed, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    app = spawn(process.execPath, ['dist/main.js'], {
+      cwd: installed,
+      env: childEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     await new Promise<void>((ready, failed) => {
       app!.stdout!.on('data', (chunk: Buffer) => {

@@ -6,7 +6,13 @@ import { join } from 'node:path';
 
 /** The wrapper a process runs under: counts nothing until `callgrindControl(pid, '--instr=on')`; dumps go to `dir`. */
 export function callgrindWrapper(dir, ...options) {
-  return ['valgrind', '--tool=callgrind', '--instr-atstart=no', ...options, `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`];
+  return [
+    'valgrind',
+    '--tool=callgrind',
+    '--instr-atstart=no',
+    ...options,
+    `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`,
+  ];
 }
 
 /** Runs `callgrind_control <args> <pid>`: `--instr=on`, `--zero`, `--dump`, `--instr=off`. */
@@ -19,10 +25,14 @@ export function readDumps(dir, { inclusive = false } = {}) {
   let total = 0;
   const functions = {};
   for (const file of readdirSync(dir).filter((name) => /\.\d+\.\d+$/.test(name))) {
-    const text = execFileSync('callgrind_annotate', [`--inclusive=${inclusive ? 'yes' : 'no'}`, '--threshold=100', join(dir, file)], {
-      encoding: 'utf8',
-      maxBuffer: 256 << 20,
-    });
+    const text = execFileSync(
+      'callgrind_annotate',
+      [`--inclusive=${inclusive ? 'yes' : 'no'}`, '--threshold=100', join(dir, file)],
+      {
+        encoding: 'utf8',
+        maxBuffer: 256 << 20,
+      },
+    );
     total += Number(/^([\d,]+)\s+\(100\.0%\)\s+PROGRAM TOTALS/m.exec(text)[1].replaceAll(',', ''));
     // The first line per name: a recursive call's own line (`call'2`) would match the same name again.
     const seen = new Set();

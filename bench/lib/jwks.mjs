@@ -19,7 +19,9 @@ export async function startJwks(count = CALLERS) {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const jwksUri = `${issuer}/jwks`;
-  const jwks = JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' }] });
+  const jwks = JSON.stringify({
+    keys: [{ ...publicKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' }],
+  });
   const discovery = JSON.stringify({ issuer, jwks_uri: jwksUri });
   let fetched = 0;
   const server = createServer((req, res) => {

@@ -90,11 +90,13 @@ export async function sanityCheck(url, token, expect, request = ME) {
   } catch {
     problems.push(`valid token: body is not JSON: ${ok.body.slice(0, 200)}`);
   }
-  if (expect.auth && body && !/^user-\d+$/.test(body.userId)) problems.push(`valid token: body names no caller: ${ok.body}`);
+  if (expect.auth && body && !/^user-\d+$/.test(body.userId))
+    problems.push(`valid token: body names no caller: ${ok.body}`);
   if (expect.rateLimit && ok.headers['x-ratelimit-limit'] === undefined && ok.headers['ratelimit'] === undefined) {
     problems.push('no rate-limit header');
   }
-  if (expect.cors && ok.headers['access-control-allow-origin'] !== ORIGIN) problems.push('no Access-Control-Allow-Origin');
+  if (expect.cors && ok.headers['access-control-allow-origin'] !== ORIGIN)
+    problems.push('no Access-Control-Allow-Origin');
   if (expect.requestId && ok.headers['x-request-id'] === undefined) problems.push('no X-Request-ID');
   const missing = await get(url);
   if (expect.auth) {

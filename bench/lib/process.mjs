@@ -25,10 +25,13 @@ export function freePort() {
  */
 export async function startServer(variant, env, { nodeArgs = [], timeoutMs = 60_000, cpu, wrapper = [] } = {}) {
   const port = await freePort();
-  const child = spawn(...pinned(cpu, ...wrapped(wrapper, process.execPath, [...nodeArgs, SERVER, variant, String(port)])), {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    ...pinned(cpu, ...wrapped(wrapper, process.execPath, [...nodeArgs, SERVER, variant, String(port)])),
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));

@@ -10,13 +10,33 @@ import { freePort, pinned, wrapped } from './process.mjs';
 export async function startRedis({ cpu, wrapper = [], timeoutMs = 10_000 } = {}) {
   const port = await freePort();
   const child = spawn(
-    ...pinned(cpu, ...wrapped(wrapper, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'])),
+    ...pinned(
+      cpu,
+      ...wrapped(wrapper, 'redis-server', [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'yes',
+      ]),
+    ),
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  const client = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => 100,
+  });
   client.on('error', () => undefined);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -86,7 +106,19 @@ export async function redisSnapshot(client) {
 }
 
 /** The harness's own INFO calls are not the server's doing. */
-const HARNESS_COMMANDS = new Set(['info', 'flushall', 'dbsize', 'ping', 'scan', 'memory|usage', 'object|encoding', 'type', 'command|docs', 'client|setinfo', 'select']);
+const HARNESS_COMMANDS = new Set([
+  'info',
+  'flushall',
+  'dbsize',
+  'ping',
+  'scan',
+  'memory|usage',
+  'object|encoding',
+  'type',
+  'command|docs',
+  'client|setinfo',
+  'select',
+]);
 
 export function diffSnapshots(before, after) {
   const commands = {};

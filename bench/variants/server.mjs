@@ -7,7 +7,17 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
-import { Controller, Get, HttpCode, HttpException, Injectable, Module, Post, Req, UnauthorizedException } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  HttpCode,
+  HttpException,
+  Injectable,
+  Module,
+  Post,
+  Req,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { JwtModule, JwtService } from '@nestjs/jwt';
 import { ThrottlerGuard, ThrottlerModule, ThrottlerStorageService } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
@@ -23,7 +33,11 @@ import { resolveAgentSecurityConfig } from '../../libs/agent-security/dist/agent
 import { AuthGuard } from '../../libs/agent-security/dist/auth/auth.guard.js';
 import { TokenVerifier } from '../../libs/agent-security/dist/auth/token-verifier.js';
 import { CorsMiddleware } from '../../libs/agent-security/dist/cors/cors.middleware.js';
-import { createRootLogger, DEFAULT_REDACT_PATHS, loggerParams } from '../../libs/agent-security/dist/logging/logger-options.js';
+import {
+  createRootLogger,
+  DEFAULT_REDACT_PATHS,
+  loggerParams,
+} from '../../libs/agent-security/dist/logging/logger-options.js';
 import { FrontDoor } from '../../libs/agent-security/dist/http/front-door.js';
 import { AGENT_SECURITY_CONFIG } from '../../libs/agent-security/dist/agent-security.constants.js';
 import { AGENT_SECURITY_LOGGER } from '../../libs/agent-security/dist/logging/logging.constants.js';
@@ -151,7 +165,13 @@ function throttlerKey(Me, tracker) {
  * one entry. The clock is faked during the fill only: Date.now for the stock storage, which reads it on every
  * call; `setClock` for ours, which keeps the clock it was constructed with.
  */
-async function fillWindows(keys, spend, setClock = (now) => { Date.now = now; }) {
+async function fillWindows(
+  keys,
+  spend,
+  setClock = (now) => {
+    Date.now = now;
+  },
+) {
   const realNow = Date.now;
   const start = realNow() - WINDOW_MS;
   try {
@@ -181,7 +201,8 @@ function ourMemoryForFill() {
   const setClock = (now) => {
     clock = now;
     if (now === Date.now) {
-      if (!('now' in storage)) throw new Error('MemoryThrottlerStorage has no `now` field any more: update bench/variants/server.mjs');
+      if (!('now' in storage))
+        throw new Error('MemoryThrottlerStorage has no `now` field any more: update bench/variants/server.mjs');
       storage.now = Date.now;
     }
   };
@@ -208,7 +229,11 @@ class JwtAuthGuard {
   }
 }
 const handJwtModule = () => JwtModule.register({ global: true, secret: SECRET });
-const handJwtGuard = () => ({ provide: APP_GUARD, useFactory: (jwtService) => new JwtAuthGuard(jwtService), inject: [JwtService] });
+const handJwtGuard = () => ({
+  provide: APP_GUARD,
+  useFactory: (jwtService) => new JwtAuthGuard(jwtService),
+  inject: [JwtService],
+});
 
 /** nestjs-pino to a file, request id from randomUUID echoed in X-Request-Id, the Authorization header redacted. */
 const handPino = () =>
@@ -241,7 +266,12 @@ function handJwksStrategy() {
     constructor() {
       super({
         jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-        secretOrKeyProvider: passportJwtSecret({ cache: true, rateLimit: true, jwksRequestsPerMinute: 10, jwksUri: process.env.BENCH_JWKS_URI }),
+        secretOrKeyProvider: passportJwtSecret({
+          cache: true,
+          rateLimit: true,
+          jwksRequestsPerMinute: 10,
+          jwksUri: process.env.BENCH_JWKS_URI,
+        }),
         issuer: process.env.BENCH_ISSUER,
         audience: JWKS_AUDIENCE,
         algorithms: ['RS256'],
@@ -446,10 +476,18 @@ const variants = {
     let sequence = 0;
     storage.consume = async (rules) => {
       const n = rules.length;
-      const args = [...rules.map((rule) => rule.key), n, `bench:${++sequence}`, ...rules.flatMap((rule) => [rule.limit, rule.windowMs])];
+      const args = [
+        ...rules.map((rule) => rule.key),
+        n,
+        `bench:${++sequence}`,
+        ...rules.flatMap((rule) => [rule.limit, rule.windowMs]),
+      ];
       const reply = await storage.client.agentSecuritySlidingWindowBuffer(n, ...args);
       const blockedBy = reply.readDoubleLE(0);
-      const windows = rules.map((_, i) => ({ totalHits: reply.readDoubleLE(8 + 16 * i), resetMs: Math.ceil(reply.readDoubleLE(16 + 16 * i) / 1000) }));
+      const windows = rules.map((_, i) => ({
+        totalHits: reply.readDoubleLE(8 + 16 * i),
+        resetMs: Math.ceil(reply.readDoubleLE(16 + 16 * i) / 1000),
+      }));
       return { allowed: blockedBy === -1, blockedBy, windows };
     };
     return ourThrottling(storage);
@@ -592,19 +630,28 @@ const variants = {
   /** The bare app plus one global interceptor that does nothing: what any APP_INTERCEPTOR costs every route. */
   'x-bare-noop-interceptor'() {
     const noop = { intercept: (_context, next) => next.handle() };
-    return { module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_INTERCEPTOR, useValue: noop }] }) };
+    return {
+      module: appModule({
+        controllers: [meController('req')],
+        providers: [{ provide: APP_INTERCEPTOR, useValue: noop }],
+      }),
+    };
   },
 
   /** The bare app plus one global guard whose canActivate is async and always true (as TokenBudgetGuard on an unbudgeted route). */
   'x-bare-noop-async-guard'() {
     const guard = { canActivate: async () => true };
-    return { module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_GUARD, useValue: guard }] }) };
+    return {
+      module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_GUARD, useValue: guard }] }),
+    };
   },
 
   /** The same guard answering synchronously: Nest's guard consumer then awaits nothing. */
   'x-bare-noop-sync-guard'() {
     const guard = { canActivate: () => true };
-    return { module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_GUARD, useValue: guard }] }) };
+    return {
+      module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_GUARD, useValue: guard }] }),
+    };
   },
 
   /** x8's guard setting the five rate-limit headers our guard sets (same names, same kind of values). */
@@ -620,7 +667,9 @@ const variants = {
         return true;
       },
     };
-    return { module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_GUARD, useValue: guard }] }) };
+    return {
+      module: appModule({ controllers: [meController('req')], providers: [{ provide: APP_GUARD, useValue: guard }] }),
+    };
   },
 
   /** The stock guard over a storage that answers at once with one shared record: what rows 2 to 5 cost without any storage work. */
@@ -663,7 +712,12 @@ const variants = {
    */
   'ours-chat'() {
     const AgentSecurityModule = ours('AgentSecurityModule');
-    const tiers = Object.fromEntries(Object.entries(TIERS).map(([name, tier]) => [name, { ...tier, tokens: { limit: CHAT_TOKEN_LIMIT, windowMs: WINDOW_MS } }]));
+    const tiers = Object.fromEntries(
+      Object.entries(TIERS).map(([name, tier]) => [
+        name,
+        { ...tier, tokens: { limit: CHAT_TOKEN_LIMIT, windowMs: WINDOW_MS } },
+      ]),
+    );
     const chat = (req) => ({ userId: req.principal.userId, tier: req.principal.tier, usage: CHAT_USAGE });
     return {
       module: appModule({
@@ -691,9 +745,15 @@ const variants = {
     const spent = CHAT_USAGE.inputTokens + CHAT_USAGE.outputTokens;
     const chat = async (req) => {
       const key = `tokens:{${req.user.sub}}`;
-      if (Number((await redis.get(key)) ?? 0) >= CHAT_TOKEN_LIMIT) throw new HttpException('Token budget exceeded', 429);
+      if (Number((await redis.get(key)) ?? 0) >= CHAT_TOKEN_LIMIT)
+        throw new HttpException('Token budget exceeded', 429);
       const answer = { userId: req.user.sub, tier: req.user.tier, usage: CHAT_USAGE };
-      redis.multi().incrby(key, spent).pexpire(key, WINDOW_MS).exec().catch(() => undefined);
+      redis
+        .multi()
+        .incrby(key, spent)
+        .pexpire(key, WINDOW_MS)
+        .exec()
+        .catch(() => undefined);
       return answer;
     };
     return {
@@ -734,7 +794,13 @@ const variants = {
   },
 
   'hand-jwt'() {
-    return { module: appModule({ imports: [handJwtModule()], controllers: [meController('req')], providers: [handJwtGuard()] }) };
+    return {
+      module: appModule({
+        imports: [handJwtModule()],
+        controllers: [meController('req')],
+        providers: [handJwtGuard()],
+      }),
+    };
   },
 
   'hand-pino'() {
@@ -748,7 +814,8 @@ const variants = {
 
 async function main() {
   const build = variants[variantName];
-  if (!build) throw new Error(`unknown variant ${JSON.stringify(variantName)}; known: ${Object.keys(variants).join(', ')}`);
+  if (!build)
+    throw new Error(`unknown variant ${JSON.stringify(variantName)}; known: ${Object.keys(variants).join(', ')}`);
   if (!Number.isInteger(port) || port <= 0) throw new Error(`bad port ${JSON.stringify(portText)}`);
   const { module, before, adapter } = await build();
   const options = { logger: false, abortOnError: false };

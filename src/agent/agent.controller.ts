@@ -57,10 +57,14 @@ export class AgentController {
  * refuse reserves 1 token, and its 400 spends none.
  */
 function chatReservation(body: unknown): number {
-  const { message, max_tokens } = (typeof body === 'object' && body !== null ? body : {}) as { message?: unknown; max_tokens?: unknown };
+  const { message, max_tokens } = (typeof body === 'object' && body !== null ? body : {}) as {
+    message?: unknown;
+    max_tokens?: unknown;
+  };
   if (typeof message !== 'string' || message.length > MAX_MESSAGE_LENGTH) return 1;
   const reply = StandInModel.maxReplyTokens(message);
   if (max_tokens === undefined) return countTokens(message) + reply;
-  if (!(Number.isInteger(max_tokens) && (max_tokens as number) >= 1 && (max_tokens as number) <= MAX_MAX_TOKENS)) return 1;
+  if (!(Number.isInteger(max_tokens) && (max_tokens as number) >= 1 && (max_tokens as number) <= MAX_MAX_TOKENS))
+    return 1;
   return countTokens(message) + Math.min(max_tokens as number, reply);
 }

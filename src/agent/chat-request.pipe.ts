@@ -25,7 +25,10 @@ export class ChatRequestPipe implements PipeTransform<unknown, ChatRequest> {
     if (message.length > MAX_MESSAGE_LENGTH) {
       throw new BadRequestException(`"message" must be at most ${MAX_MESSAGE_LENGTH} characters`);
     }
-    if (max_tokens !== undefined && !(Number.isInteger(max_tokens) && (max_tokens as number) >= 1 && (max_tokens as number) <= MAX_MAX_TOKENS)) {
+    if (
+      max_tokens !== undefined &&
+      !(Number.isInteger(max_tokens) && (max_tokens as number) >= 1 && (max_tokens as number) <= MAX_MAX_TOKENS)
+    ) {
       throw new BadRequestException(`"max_tokens" must be a whole number from 1 to ${MAX_MAX_TOKENS}`);
     }
     return max_tokens === undefined ? { message } : { message, max_tokens: max_tokens as number };

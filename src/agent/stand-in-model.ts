@@ -23,7 +23,10 @@ export class StandInModel {
   complete(message: string, maxTokens = Infinity): ModelReply {
     const words = StandInModel.replyTo(message).split(' ');
     const reply = words.length > maxTokens ? words.slice(0, maxTokens).join(' ') : words.join(' ');
-    return { reply, usage: { model: StandInModel.id, inputTokens: countTokens(message), outputTokens: countTokens(reply) } };
+    return {
+      reply,
+      usage: { model: StandInModel.id, inputTokens: countTokens(message), outputTokens: countTokens(reply) },
+    };
   }
 
   /** The most tokens it answers to `message`, known in advance (an echo): what a chat may spend beyond its input. */

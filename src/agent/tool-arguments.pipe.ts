@@ -8,7 +8,8 @@ export type ToolArguments = Record<string, unknown>;
 export class ToolArgumentsPipe implements PipeTransform<unknown, ToolArguments> {
   transform(body: unknown): ToolArguments {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      const got = body === undefined ? 'no body' : body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`;
+      const got =
+        body === undefined ? 'no body' : body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`;
       throw new BadRequestException(`Tool arguments must be a JSON object, got ${got}`);
     }
     return body as ToolArguments;

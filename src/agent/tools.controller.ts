@@ -20,7 +20,8 @@ export class ToolsController {
   @Post(':name')
   @HttpCode(200)
   call(@Param('name') name: string, @Body(ToolArgumentsPipe) args: ToolArguments): ToolResult {
-    if (!TOOL_NAME.test(name)) throw new BadRequestException('Tool name must be 1 to 64 letters, digits, "_", "-" or "."');
+    if (!TOOL_NAME.test(name))
+      throw new BadRequestException('Tool name must be 1 to 64 letters, digits, "_", "-" or "."');
     return { tool: name, result: { arguments: args } };
   }
 }

@@ -68,7 +68,7 @@ export function rsaSigningKey(kid: string, modulusLength = 2048): JsonWebKey {
 /** The public half of a private JWK, as a JWKS publishes it. */
 export function publicJwk(key: JsonWebKey): JsonWebKey {
   const { d, p, q, dp, dq, qi, ...rest } = key;
-  void d, p, q, dp, dq, qi;
+  (void d, p, q, dp, dq, qi);
   return rest;
 }
 
@@ -158,17 +158,22 @@ export async function startProvider(options: ProviderOptions = {}): Promise<Runn
       },
       extraTokenClaims: (_ctx: unknown, token: { clientId?: string }) => extraClaims(token.clientId ?? ''),
     } as never);
-    provider.use(async (ctx: { path: string; method: string; set(name: string, value: string): void }, next: () => Promise<void>) => {
-      // No kept-alive sockets: a client must not meet a closed one from before a restart.
-      ctx.set('Connection', 'close');
-      if (hanging) {
-        await new Promise<void>((resolve) => hung.add(resolve));
-        return;
-      }
-      if (ctx.method === 'GET' && ctx.path === '/jwks') jwks++;
-      if (ctx.method === 'GET' && ctx.path === '/.well-known/openid-configuration') discovery++;
-      await next();
-    });
+    provider.use(
+      async (
+        ctx: { path: string; method: string; set(name: string, value: string): void },
+        next: () => Promise<void>,
+      ) => {
+        // No kept-alive sockets: a client must not meet a closed one from before a restart.
+        ctx.set('Connection', 'close');
+        if (hanging) {
+          await new Promise<void>((resolve) => hung.add(resolve));
+          return;
+        }
+        if (ctx.method === 'GET' && ctx.path === '/jwks') jwks++;
+        if (ctx.method === 'GET' && ctx.path === '/.well-known/openid-configuration') discovery++;
+        await next();
+      },
+    );
     return provider;
   }
 

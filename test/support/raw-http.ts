@@ -30,7 +30,12 @@ export function rawRequest(port: number, chunks: Array<string | number>, waitMs 
         const colon = line.indexOf(':');
         if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
       }
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: split === -1 ? '' : data.slice(split + 4), closed });
+      resolve({
+        status: Number(statusLine.split(' ')[1]),
+        headers,
+        body: split === -1 ? '' : data.slice(split + 4),
+        closed,
+      });
     };
     const timer = setTimeout(() => {
       socket.destroy();

@@ -48,9 +48,13 @@ function ping(port: number): Promise<boolean> {
 }
 
 async function launch(port: number, args: string[]): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args],
+    {
+      stdio: 'ignore',
+    },
+  );
   running.add(child);
   child.once('exit', () => running.delete(child));
   const deadline = Date.now() + 5000;

@@ -179,11 +179,7 @@ export interface StreamOptions {
   leaseMs?: number;
 }
 
-export type CorsOrigin =
-  | string
-  | RegExp
-  | Array<string | RegExp>
-  | ((origin: string | undefined) => boolean);
+export type CorsOrigin = string | RegExp | Array<string | RegExp> | ((origin: string | undefined) => boolean);
 
 export interface CorsOptions {
   /** Allowed origins: exact strings, regular expressions, `*`, or a predicate. */

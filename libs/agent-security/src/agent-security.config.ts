@@ -11,12 +11,7 @@ import type {
   TierLimits,
 } from './agent-security-options.interface.js';
 import { microUsd, resolvePrice, type ResolvedPrice } from './usage/cost.js';
-import {
-  ANONYMOUS_TIER,
-  DEFAULT_ANONYMOUS_LIMITS,
-  DEFAULT_TIER,
-  DEFAULT_TIERS,
-} from './agent-security.constants.js';
+import { ANONYMOUS_TIER, DEFAULT_ANONYMOUS_LIMITS, DEFAULT_TIER, DEFAULT_TIERS } from './agent-security.constants.js';
 import type { AgentClaims } from './auth/agent-principal.interface.js';
 import { claimsMapping, type CallerClaims } from './auth/claims-mapping.js';
 import { keyUrlProblem } from './auth/keys/key-url.js';
@@ -84,11 +79,31 @@ export interface AgentSecurityConfig {
 const MAX_CLOCK_TOLERANCE_SEC = 300;
 const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
 const KNOWN_ALGORITHMS = new Set<string>([
-  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512',
-  'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
 ]);
 const ISSUER_MODE_ALGORITHMS: JwtAlgorithm[] = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
 ];
 function checkKeyUrl(option: string, value: string): void {
   const problem = keyUrlProblem(value);
@@ -97,32 +112,56 @@ function checkKeyUrl(option: string, value: string): void {
 
 function checkMs(option: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
-  if (!isNonNegativeInteger(value) || value < min) fail(option, `must be a whole number of milliseconds >= ${min}, got ${JSON.stringify(value)}`);
+  if (!isNonNegativeInteger(value) || value < min)
+    fail(option, `must be a whole number of milliseconds >= ${min}, got ${JSON.stringify(value)}`);
   return value;
 }
 
 /** Issuer mode: no secret, no PEM key, and an issuer (or a JWKS URL) to take the keys from. */
 function checkIssuerMode(jwt: AgentSecurityOptions['jwt']): JwksConfig {
   const { issuer, jwksUri, audience } = jwt;
-  if (issuer === undefined || (Array.isArray(issuer) ? issuer.length === 0 || !issuer.every((i) => typeof i === 'string' && i !== '') : typeof issuer !== 'string' || issuer === '')) {
-    fail('jwt.issuer', 'is required in issuer mode, as the provider\'s issuer (or a list of them with jwt.jwksUri): every token\'s "iss" is checked against it');
+  if (
+    issuer === undefined ||
+    (Array.isArray(issuer)
+      ? issuer.length === 0 || !issuer.every((i) => typeof i === 'string' && i !== '')
+      : typeof issuer !== 'string' || issuer === '')
+  ) {
+    fail(
+      'jwt.issuer',
+      'is required in issuer mode, as the provider\'s issuer (or a list of them with jwt.jwksUri): every token\'s "iss" is checked against it',
+    );
   }
-  if (audience === undefined || (Array.isArray(audience) ? audience.length === 0 || !audience.every((a) => typeof a === 'string' && a !== '') : typeof audience !== 'string' || audience === '')) {
-    fail('jwt.audience', 'is required in issuer mode (no secret or publicKey): a provider signs tokens for many APIs, and only those for this one may pass (the API identifier or client id the provider puts in "aud")');
+  if (
+    audience === undefined ||
+    (Array.isArray(audience)
+      ? audience.length === 0 || !audience.every((a) => typeof a === 'string' && a !== '')
+      : typeof audience !== 'string' || audience === '')
+  ) {
+    fail(
+      'jwt.audience',
+      'is required in issuer mode (no secret or publicKey): a provider signs tokens for many APIs, and only those for this one may pass (the API identifier or client id the provider puts in "aud")',
+    );
   }
   if (jwksUri !== undefined) {
     if (typeof jwksUri !== 'string') fail('jwt.jwksUri', 'must be a URL string');
     checkKeyUrl('jwt.jwksUri', jwksUri);
   } else {
-    if (typeof issuer !== 'string') fail('jwt.issuer', 'must be one issuer for discovery; with several, set jwt.jwksUri');
+    if (typeof issuer !== 'string')
+      fail('jwt.issuer', 'must be one issuer for discovery; with several, set jwt.jwksUri');
     checkKeyUrl('jwt.issuer', issuer);
   }
   const jwks = jwt.jwks ?? {};
-  if (typeof jwks !== 'object' || jwks === null) fail('jwt.jwks', 'expected { cooldownMs, timeoutMs, cacheMaxAgeMs, staleMaxAgeMs }');
+  if (typeof jwks !== 'object' || jwks === null)
+    fail('jwt.jwks', 'expected { cooldownMs, timeoutMs, cacheMaxAgeMs, staleMaxAgeMs }');
   const cooldownMs = checkMs('jwt.jwks.cooldownMs', jwks.cooldownMs, 30_000, 0);
   const timeoutMs = checkMs('jwt.jwks.timeoutMs', jwks.timeoutMs, 5_000, 1);
   const cacheMaxAgeMs = checkMs('jwt.jwks.cacheMaxAgeMs', jwks.cacheMaxAgeMs, 600_000, 1);
-  const staleMaxAgeMs = checkMs('jwt.jwks.staleMaxAgeMs', jwks.staleMaxAgeMs, Math.max(86_400_000, cacheMaxAgeMs), cacheMaxAgeMs);
+  const staleMaxAgeMs = checkMs(
+    'jwt.jwks.staleMaxAgeMs',
+    jwks.staleMaxAgeMs,
+    Math.max(86_400_000, cacheMaxAgeMs),
+    cacheMaxAgeMs,
+  );
   return Object.freeze({
     discoveryIssuer: jwksUri === undefined ? (issuer as string) : undefined,
     jwksUri,
@@ -151,7 +190,11 @@ function fail(option: string, problem: string): never {
  */
 function checkBoolean(option: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') fail(option, `must be true or false, got ${JSON.stringify(value)}${typeof value === 'string' ? ' (a string)' : ''}`);
+  if (typeof value !== 'boolean')
+    fail(
+      option,
+      `must be true or false, got ${JSON.stringify(value)}${typeof value === 'string' ? ' (a string)' : ''}`,
+    );
   return value;
 }
 
@@ -162,25 +205,45 @@ function isNonNegativeInteger(value: unknown): value is number {
 function checkTier(option: string, tier: unknown): TierLimits {
   if (typeof tier !== 'object' || tier === null) fail(option, 'expected { limit, windowMs }');
   const { limit, windowMs, tokens, maxConcurrentStreams } = tier as TierLimits;
-  if (typeof limit !== 'number' || Number.isNaN(limit)) fail(`${option}.limit`, `expected a number, got ${JSON.stringify(limit)}`);
+  if (typeof limit !== 'number' || Number.isNaN(limit))
+    fail(`${option}.limit`, `expected a number, got ${JSON.stringify(limit)}`);
   if (!isNonNegativeInteger(limit)) fail(`${option}.limit`, `must be a whole number >= 0, got ${limit}`);
-  if (typeof windowMs !== 'number' || Number.isNaN(windowMs)) fail(`${option}.windowMs`, `expected a number of milliseconds, got ${JSON.stringify(windowMs)}`);
-  if (!Number.isInteger(windowMs) || windowMs <= 0) fail(`${option}.windowMs`, `must be a whole number of milliseconds > 0, got ${windowMs}`);
+  if (typeof windowMs !== 'number' || Number.isNaN(windowMs))
+    fail(`${option}.windowMs`, `expected a number of milliseconds, got ${JSON.stringify(windowMs)}`);
+  if (!Number.isInteger(windowMs) || windowMs <= 0)
+    fail(`${option}.windowMs`, `must be a whole number of milliseconds > 0, got ${windowMs}`);
   if (tokens !== undefined) {
     if (typeof tokens !== 'object' || tokens === null) fail(`${option}.tokens`, 'expected { limit, windowMs }');
-    if (!isNonNegativeInteger(tokens.limit)) fail(`${option}.tokens.limit`, `must be a whole number >= 0, got ${JSON.stringify(tokens.limit)}`);
-    if (!isNonNegativeInteger(tokens.windowMs) || tokens.windowMs === 0) fail(`${option}.tokens.windowMs`, `must be a whole number of milliseconds > 0, got ${JSON.stringify(tokens.windowMs)}`);
+    if (!isNonNegativeInteger(tokens.limit))
+      fail(`${option}.tokens.limit`, `must be a whole number >= 0, got ${JSON.stringify(tokens.limit)}`);
+    if (!isNonNegativeInteger(tokens.windowMs) || tokens.windowMs === 0)
+      fail(
+        `${option}.tokens.windowMs`,
+        `must be a whole number of milliseconds > 0, got ${JSON.stringify(tokens.windowMs)}`,
+      );
   }
   const mode = (tier as TierLimits).mode;
-  if (mode !== undefined && mode !== 'enforce' && mode !== 'report') fail(`${option}.mode`, `must be "enforce" or "report", got ${JSON.stringify(mode)}`);
+  if (mode !== undefined && mode !== 'enforce' && mode !== 'report')
+    fail(`${option}.mode`, `must be "enforce" or "report", got ${JSON.stringify(mode)}`);
   const cost = (tier as TierLimits).cost;
   if (cost !== undefined) {
     if (typeof cost !== 'object' || cost === null) fail(`${option}.cost`, 'expected { limitUsd, windowMs }');
     const micro = microUsd(cost.limitUsd);
-    if (micro === undefined) fail(`${option}.cost.limitUsd`, `must be dollars >= 0 with at most 6 decimals, up to 9000000, got ${JSON.stringify(cost.limitUsd)}`);
-    if (!isNonNegativeInteger(cost.windowMs) || cost.windowMs === 0) fail(`${option}.cost.windowMs`, `must be a whole number of milliseconds > 0, got ${JSON.stringify(cost.windowMs)}`);
+    if (micro === undefined)
+      fail(
+        `${option}.cost.limitUsd`,
+        `must be dollars >= 0 with at most 6 decimals, up to 9000000, got ${JSON.stringify(cost.limitUsd)}`,
+      );
+    if (!isNonNegativeInteger(cost.windowMs) || cost.windowMs === 0)
+      fail(
+        `${option}.cost.windowMs`,
+        `must be a whole number of milliseconds > 0, got ${JSON.stringify(cost.windowMs)}`,
+      );
   }
-  if (maxConcurrentStreams !== undefined && (!isNonNegativeInteger(maxConcurrentStreams) || maxConcurrentStreams === 0)) {
+  if (
+    maxConcurrentStreams !== undefined &&
+    (!isNonNegativeInteger(maxConcurrentStreams) || maxConcurrentStreams === 0)
+  ) {
     fail(`${option}.maxConcurrentStreams`, `must be a whole number > 0, got ${JSON.stringify(maxConcurrentStreams)}`);
   }
   return Object.freeze({ ...(tier as TierLimits) });
@@ -189,13 +252,18 @@ function checkTier(option: string, tier: unknown): TierLimits {
 function checkPricing(pricing: unknown): Map<string, ResolvedPrice> {
   const prices = new Map<string, ResolvedPrice>();
   if (pricing === undefined) return prices;
-  if (typeof pricing !== 'object' || pricing === null || Array.isArray(pricing)) fail('pricing', 'expected { [model]: { inputPerMillionUsd, outputPerMillionUsd } }');
+  if (typeof pricing !== 'object' || pricing === null || Array.isArray(pricing))
+    fail('pricing', 'expected { [model]: { inputPerMillionUsd, outputPerMillionUsd } }');
   for (const [model, price] of Object.entries(pricing)) {
-    if (typeof price !== 'object' || price === null) fail(`pricing.${model}`, 'expected { inputPerMillionUsd, outputPerMillionUsd, cachedInputPerMillionUsd? }');
+    if (typeof price !== 'object' || price === null)
+      fail(`pricing.${model}`, 'expected { inputPerMillionUsd, outputPerMillionUsd, cachedInputPerMillionUsd? }');
     const resolved = resolvePrice(price as ModelPrice);
     if (resolved === undefined) {
       const { inputPerMillionUsd, outputPerMillionUsd, cachedInputPerMillionUsd } = price as ModelPrice;
-      fail(`pricing.${model}`, `prices must be dollars per million tokens >= 0 with at most 6 decimals, got input ${JSON.stringify(inputPerMillionUsd)}, output ${JSON.stringify(outputPerMillionUsd)}, cached input ${JSON.stringify(cachedInputPerMillionUsd)}`);
+      fail(
+        `pricing.${model}`,
+        `prices must be dollars per million tokens >= 0 with at most 6 decimals, got input ${JSON.stringify(inputPerMillionUsd)}, output ${JSON.stringify(outputPerMillionUsd)}, cached input ${JSON.stringify(cachedInputPerMillionUsd)}`,
+      );
     }
     prices.set(model, resolved);
   }
@@ -210,50 +278,77 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
   // issuer mode in silence, and every token it mints itself would be refused.
   for (const name of ['secret', 'publicKey'] as const) {
     if (Object.hasOwn(jwt, name) && !hasKey(jwt[name])) {
-      fail(`jwt.${name}`, `is ${JSON.stringify(jwt[name]) ?? 'undefined'} (an unset environment variable?); give a value, or leave the key out for issuer mode`);
+      fail(
+        `jwt.${name}`,
+        `is ${JSON.stringify(jwt[name]) ?? 'undefined'} (an unset environment variable?); give a value, or leave the key out for issuer mode`,
+      );
     }
   }
-  const issuerMode = !hasKey(jwt.secret) && !hasKey(jwt.publicKey) && (jwt.issuer !== undefined || jwt.jwksUri !== undefined);
+  const issuerMode =
+    !hasKey(jwt.secret) && !hasKey(jwt.publicKey) && (jwt.issuer !== undefined || jwt.jwksUri !== undefined);
   if (!issuerMode) {
-    if (jwt.jwksUri !== undefined) fail('jwt.jwksUri', `cannot be combined with jwt.${hasKey(jwt.secret) ? 'secret' : 'publicKey'}: tokens are verified with one kind of key`);
-    if (jwt.jwks !== undefined) fail('jwt.jwks', 'applies in issuer mode only (jwt.issuer without secret or publicKey)');
-    if (jwt.accessTokenType !== undefined) fail('jwt.accessTokenType', 'applies in issuer mode only (jwt.issuer without secret or publicKey)');
+    if (jwt.jwksUri !== undefined)
+      fail(
+        'jwt.jwksUri',
+        `cannot be combined with jwt.${hasKey(jwt.secret) ? 'secret' : 'publicKey'}: tokens are verified with one kind of key`,
+      );
+    if (jwt.jwks !== undefined)
+      fail('jwt.jwks', 'applies in issuer mode only (jwt.issuer without secret or publicKey)');
+    if (jwt.accessTokenType !== undefined)
+      fail('jwt.accessTokenType', 'applies in issuer mode only (jwt.issuer without secret or publicKey)');
   }
   const algorithms = jwt.algorithms ?? (issuerMode ? ISSUER_MODE_ALGORITHMS : ['HS256']);
   if (!Array.isArray(algorithms) || algorithms.length === 0) fail('jwt.algorithms', 'must be a non-empty list');
   for (const alg of algorithms) {
-    if (!KNOWN_ALGORITHMS.has(alg)) fail('jwt.algorithms', `unknown algorithm ${JSON.stringify(alg)} (known: ${[...KNOWN_ALGORITHMS].join(', ')})`);
+    if (!KNOWN_ALGORITHMS.has(alg))
+      fail('jwt.algorithms', `unknown algorithm ${JSON.stringify(alg)} (known: ${[...KNOWN_ALGORITHMS].join(', ')})`);
   }
   const hmac = algorithms.filter((alg) => alg.startsWith('HS'));
   const asymmetric = algorithms.length - hmac.length;
-  if (hmac.length && asymmetric) fail('jwt.algorithms', 'mixes HMAC and public-key algorithms; a public key must never be usable as an HMAC secret');
+  if (hmac.length && asymmetric)
+    fail('jwt.algorithms', 'mixes HMAC and public-key algorithms; a public key must never be usable as an HMAC secret');
   let key: string | Buffer | undefined;
   let jwks: JwksConfig | undefined;
   if (issuerMode) {
-    if (hmac.length) fail('jwt.algorithms', `${hmac.join('/')} is refused in issuer mode: a provider's keys are public, and an HMAC "signed" with one proves nothing`);
+    if (hmac.length)
+      fail(
+        'jwt.algorithms',
+        `${hmac.join('/')} is refused in issuer mode: a provider's keys are public, and an HMAC "signed" with one proves nothing`,
+      );
     jwks = checkIssuerMode(jwt);
   } else if (hmac.length) {
-    if (jwt.secret === undefined || jwt.secret === null || jwt.secret === '') fail('jwt.secret', 'is required for HS* algorithms');
-    if (typeof jwt.secret !== 'string' && !Buffer.isBuffer(jwt.secret)) fail('jwt.secret', 'must be a string or a Buffer');
+    if (jwt.secret === undefined || jwt.secret === null || jwt.secret === '')
+      fail('jwt.secret', 'is required for HS* algorithms');
+    if (typeof jwt.secret !== 'string' && !Buffer.isBuffer(jwt.secret))
+      fail('jwt.secret', 'must be a string or a Buffer');
     const bytes = typeof jwt.secret === 'string' ? Buffer.byteLength(jwt.secret) : jwt.secret.length;
     const needed = Math.max(...hmac.map((alg) => HMAC_MIN_BYTES[alg]));
-    if (bytes < needed) fail('jwt.secret', `is ${bytes} bytes; ${hmac.join('/')} needs at least ${needed} (RFC 7518 §3.2)`);
+    if (bytes < needed)
+      fail('jwt.secret', `is ${bytes} bytes; ${hmac.join('/')} needs at least ${needed} (RFC 7518 §3.2)`);
     key = jwt.secret;
   } else {
     if (!jwt.publicKey) fail('jwt.publicKey', `is required for ${algorithms.join('/')}`);
-    if (algorithms.includes('EdDSA')) fail('jwt.algorithms', 'EdDSA is verified in issuer mode only (keys from a JWKS), not with a PEM publicKey');
+    if (algorithms.includes('EdDSA'))
+      fail('jwt.algorithms', 'EdDSA is verified in issuer mode only (keys from a JWKS), not with a PEM publicKey');
     key = jwt.publicKey;
   }
   const clockToleranceSec = jwt.clockToleranceSec ?? 0;
   if (typeof clockToleranceSec !== 'number' || !Number.isFinite(clockToleranceSec) || clockToleranceSec < 0) {
-    fail('jwt.clockToleranceSec', `must be a finite number of seconds from 0 to ${MAX_CLOCK_TOLERANCE_SEC}, got ${typeof clockToleranceSec === 'number' ? clockToleranceSec : JSON.stringify(clockToleranceSec)}`);
+    fail(
+      'jwt.clockToleranceSec',
+      `must be a finite number of seconds from 0 to ${MAX_CLOCK_TOLERANCE_SEC}, got ${typeof clockToleranceSec === 'number' ? clockToleranceSec : JSON.stringify(clockToleranceSec)}`,
+    );
   }
   // Clocks of servers kept by NTP differ by far less; a tolerance of hours would keep expired tokens alive as long.
   if (clockToleranceSec > MAX_CLOCK_TOLERANCE_SEC) {
-    fail('jwt.clockToleranceSec', `is ${clockToleranceSec} seconds; at most ${MAX_CLOCK_TOLERANCE_SEC} is accepted, as an expired token is accepted that much longer`);
+    fail(
+      'jwt.clockToleranceSec',
+      `is ${clockToleranceSec} seconds; at most ${MAX_CLOCK_TOLERANCE_SEC} is accepted, as an expired token is accepted that much longer`,
+    );
   }
   const maxTokenLength = jwt.maxTokenLength ?? 4096;
-  if (!isNonNegativeInteger(maxTokenLength) || maxTokenLength < 64) fail('jwt.maxTokenLength', 'must be a whole number >= 64');
+  if (!isNonNegativeInteger(maxTokenLength) || maxTokenLength < 64)
+    fail('jwt.maxTokenLength', 'must be a whole number >= 64');
   const cacheSize = jwt.cacheSize ?? 10_000;
   if (!isNonNegativeInteger(cacheSize)) fail('jwt.cacheSize', 'must be a whole number >= 0');
   const requireExp = checkBoolean('jwt.requireExp', jwt.requireExp, true);
@@ -284,10 +379,12 @@ function checkJwt(options: AgentSecurityOptions): AgentSecurityConfig['jwt'] {
 
 function checkClaims(option: JwtOptions['claims']): AgentSecurityConfig['jwt']['claims'] {
   if (option !== undefined && typeof option !== 'function') {
-    if (typeof option !== 'object' || option === null) fail('jwt.claims', 'must be claim names { subject, tier, scopes } or a function of the claims');
+    if (typeof option !== 'object' || option === null)
+      fail('jwt.claims', 'must be claim names { subject, tier, scopes } or a function of the claims');
     for (const field of ['subject', 'tier', 'scopes'] as const) {
       const name = option[field];
-      if (name !== undefined && (typeof name !== 'string' || name === '')) fail(`jwt.claims.${field}`, 'must be a non-empty claim name');
+      if (name !== undefined && (typeof name !== 'string' || name === ''))
+        fail(`jwt.claims.${field}`, 'must be a non-empty claim name');
     }
   }
   return claimsMapping(option);
@@ -296,8 +393,17 @@ function checkClaims(option: JwtOptions['claims']): AgentSecurityConfig['jwt']['
 function checkResource(jwt: JwtOptions, sharedSecret: boolean): { resource?: string; resourceMetadataUrl?: string } {
   let resource = jwt.resource;
   if (resource !== undefined) {
-    if (absoluteHttpUrl(resource) === undefined) fail('jwt.resource', `must be an absolute http(s) URL without a fragment (RFC 9728), got ${JSON.stringify(resource)}`);
-  } else if (!sharedSecret && typeof jwt.issuer === 'string' && typeof jwt.audience === 'string' && absoluteHttpUrl(jwt.audience) !== undefined) {
+    if (absoluteHttpUrl(resource) === undefined)
+      fail(
+        'jwt.resource',
+        `must be an absolute http(s) URL without a fragment (RFC 9728), got ${JSON.stringify(resource)}`,
+      );
+  } else if (
+    !sharedSecret &&
+    typeof jwt.issuer === 'string' &&
+    typeof jwt.audience === 'string' &&
+    absoluteHttpUrl(jwt.audience) !== undefined
+  ) {
     // Tokens signed by one authorization server for one audience: that audience is the resource they are for
     // (RFC 8707). Not with a shared secret: no authorization server to point a client to.
     resource = jwt.audience;
@@ -306,7 +412,8 @@ function checkResource(jwt: JwtOptions, sharedSecret: boolean): { resource?: str
   if (resourceMetadataUrl !== undefined) {
     if (resource === undefined) fail('jwt.resourceMetadataUrl', 'needs jwt.resource');
     const url = absoluteHttpUrl(resourceMetadataUrl);
-    if (url === undefined) fail('jwt.resourceMetadataUrl', `must be an absolute http(s) URL, got ${JSON.stringify(resourceMetadataUrl)}`);
+    if (url === undefined)
+      fail('jwt.resourceMetadataUrl', `must be an absolute http(s) URL, got ${JSON.stringify(resourceMetadataUrl)}`);
     // Serialized: it is quoted in a header, and a URL's serialization escapes quotes.
     resourceMetadataUrl = url.href;
   } else if (resource !== undefined) {
@@ -315,8 +422,10 @@ function checkResource(jwt: JwtOptions, sharedSecret: boolean): { resource?: str
   return { resource, resourceMetadataUrl };
 }
 
-const isStringList = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === 'string');
-const isPathList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string' && item !== '');
+const isStringList = (value: unknown): boolean =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string');
+const isPathList = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string' && item !== '');
 
 function serializedOrigin(value: string): string | undefined {
   try {
@@ -375,25 +484,39 @@ function overBroadMatch(pattern: RegExp): string | undefined {
 
 /** A CORS mistake would otherwise show only in a browser, as every origin refused. */
 function checkCors(cors: CorsOptions): void {
-  if (typeof cors !== 'object' || cors === null) fail('cors', `expected { origins, ... } or false, got ${JSON.stringify(cors)}`);
+  if (typeof cors !== 'object' || cors === null)
+    fail('cors', `expected { origins, ... } or false, got ${JSON.stringify(cors)}`);
   checkBoolean('cors.credentials', cors.credentials, false);
   const { origins } = cors;
   if (typeof origins !== 'function') {
     const list: unknown[] = Array.isArray(origins) ? origins : [origins];
-    if (origins === undefined || list.length === 0 || !list.every((o) => (typeof o === 'string' && o !== '') || o instanceof RegExp)) {
+    if (
+      origins === undefined ||
+      list.length === 0 ||
+      !list.every((o) => (typeof o === 'string' && o !== '') || o instanceof RegExp)
+    ) {
       const hint = 'origin' in cors ? ' (the option is "origins", not "origin")' : '';
-      fail('cors.origins', `expected an origin, a RegExp, "*", a list of them, or a predicate${hint}; got ${JSON.stringify(origins)}`);
+      fail(
+        'cors.origins',
+        `expected an origin, a RegExp, "*", a list of them, or a predicate${hint}; got ${JSON.stringify(origins)}`,
+      );
     }
     for (const origin of list) {
       if (typeof origin !== 'string' || origin === '*' || origin === 'null') continue;
       // A browser sends the origin serialized (scheme://host[:port], lower case, no path): anything else never matches.
       const meant = serializedOrigin(origin);
       if (meant !== origin) {
-        fail('cors.origins', `${JSON.stringify(origin)} is not an origin as browsers send it${meant === undefined ? ' (scheme://host[:port])' : `; did you mean ${JSON.stringify(meant)}?`}`);
+        fail(
+          'cors.origins',
+          `${JSON.stringify(origin)} is not an origin as browsers send it${meant === undefined ? ' (scheme://host[:port])' : `; did you mean ${JSON.stringify(meant)}?`}`,
+        );
       }
     }
     if (cors.credentials && list.includes('*')) {
-      fail('cors.origins', '"*" cannot be combined with credentials: true (browsers reject that answer); list the allowed origins');
+      fail(
+        'cors.origins',
+        '"*" cannot be combined with credentials: true (browsers reject that answer); list the allowed origins',
+      );
     }
     if (cors.credentials && list.includes('null')) {
       fail(
@@ -430,9 +553,11 @@ function checkCors(cors: CorsOptions): void {
     }
   }
   for (const name of ['methods', 'allowedHeaders', 'exposedHeaders'] as const) {
-    if (cors[name] !== undefined && !isStringList(cors[name])) fail(`cors.${name}`, `expected a list of strings, got ${JSON.stringify(cors[name])}`);
+    if (cors[name] !== undefined && !isStringList(cors[name]))
+      fail(`cors.${name}`, `expected a list of strings, got ${JSON.stringify(cors[name])}`);
   }
-  if (cors.maxAge !== undefined && !isNonNegativeInteger(cors.maxAge)) fail('cors.maxAge', 'must be a whole number of seconds >= 0');
+  if (cors.maxAge !== undefined && !isNonNegativeInteger(cors.maxAge))
+    fail('cors.maxAge', 'must be a whole number of seconds >= 0');
 }
 
 const PINO_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -446,28 +571,38 @@ function checkLogLevel(logging: LoggingOptions): void {
   const custom = logging.pino?.customLevels;
   const known = [...PINO_LEVELS, ...(typeof custom === 'object' && custom !== null ? Object.keys(custom) : [])];
   if (typeof level === 'string' && known.includes(level)) return;
-  const hint = typeof level === 'string' && NEST_LEVELS[level] !== undefined ? `; "${level}" is Nest's name, pino's is "${NEST_LEVELS[level]}"` : '';
+  const hint =
+    typeof level === 'string' && NEST_LEVELS[level] !== undefined
+      ? `; "${level}" is Nest's name, pino's is "${NEST_LEVELS[level]}"`
+      : '';
   fail('logging.level', `must be one of ${known.join(', ')}, got ${JSON.stringify(level)}${hint}`);
 }
 
 function checkLogging(logging: AgentSecurityOptions['logging']): LoggingOptions | false {
   if (logging === undefined) return {};
   if (logging === false) return false;
-  if (typeof logging !== 'object' || logging === null || Array.isArray(logging)) fail('logging', `expected { level, redact, ... } or false, got ${JSON.stringify(logging)}`);
+  if (typeof logging !== 'object' || logging === null || Array.isArray(logging))
+    fail('logging', `expected { level, redact, ... } or false, got ${JSON.stringify(logging)}`);
   checkBoolean('logging.trustIncomingRequestId', logging.trustIncomingRequestId, true);
   checkLogLevel(logging);
   // A single string would be spread into its characters and redact nothing.
   if (logging.redact !== undefined && !isPathList(logging.redact)) {
-    fail('logging.redact', `expected a list of paths (strings), got ${JSON.stringify(logging.redact)}${typeof logging.redact === 'string' ? `; write [${JSON.stringify(logging.redact)}]` : ''}`);
+    fail(
+      'logging.redact',
+      `expected a list of paths (strings), got ${JSON.stringify(logging.redact)}${typeof logging.redact === 'string' ? `; write [${JSON.stringify(logging.redact)}]` : ''}`,
+    );
   }
   const pino: unknown = logging.pino;
-  if (pino !== undefined && (typeof pino !== 'object' || pino === null)) fail('logging.pino', `expected pino options (an object), got ${JSON.stringify(pino)}`);
+  if (pino !== undefined && (typeof pino !== 'object' || pino === null))
+    fail('logging.pino', `expected pino options (an object), got ${JSON.stringify(pino)}`);
   const pinoRedact = (pino as { redact?: unknown } | undefined)?.redact;
   if (pinoRedact !== undefined && !isPathList(pinoRedact)) {
     const redact = pinoRedact as { paths?: unknown; censor?: unknown; remove?: unknown };
     const expected = 'expected a list of paths (strings) or { paths: string[], censor?, remove? }';
-    if (typeof redact !== 'object' || redact === null || Array.isArray(redact)) fail('logging.pino.redact', `${expected}, got ${JSON.stringify(redact)}`);
-    if (!isPathList(redact.paths)) fail('logging.pino.redact.paths', `expected a list of paths (strings), got ${JSON.stringify(redact.paths)}`);
+    if (typeof redact !== 'object' || redact === null || Array.isArray(redact))
+      fail('logging.pino.redact', `${expected}, got ${JSON.stringify(redact)}`);
+    if (!isPathList(redact.paths))
+      fail('logging.pino.redact.paths', `expected a list of paths (strings), got ${JSON.stringify(redact.paths)}`);
     if (redact.censor !== undefined && typeof redact.censor !== 'string' && typeof redact.censor !== 'function') {
       fail('logging.pino.redact.censor', `must be a string or a function, got ${JSON.stringify(redact.censor)}`);
     }
@@ -487,62 +622,89 @@ function checkKnownKeys(options: unknown): void {
     path,
     problem: `is not an option${suggestion === undefined ? '' : `; did you mean "${suggestion}"?`}`,
   }));
-  const more = others.length === 0 ? '' : ` (also: ${others.map(({ path, problem }) => `"${path}" ${problem}`).join('; ')})`;
+  const more =
+    others.length === 0 ? '' : ` (also: ${others.map(({ path, problem }) => `"${path}" ${problem}`).join('; ')})`;
   fail(first.path, first.problem + more);
 }
 
 /** Validates the options once, at start-up, so a mistake never surfaces as a 500 on the first request. */
 export function resolveAgentSecurityConfig(options: AgentSecurityOptions): AgentSecurityConfig {
-  if (typeof options !== 'object' || options === null) fail('options', 'AgentSecurityModule.forRoot() needs an options object');
+  if (typeof options !== 'object' || options === null)
+    fail('options', 'AgentSecurityModule.forRoot() needs an options object');
   checkKnownKeys(options);
   const jwt = checkJwt(options);
 
-  if (options.tiers !== undefined && (typeof options.tiers !== 'object' || options.tiers === null)) fail('tiers', 'expected an object of tier name to { limit, windowMs }');
+  if (options.tiers !== undefined && (typeof options.tiers !== 'object' || options.tiers === null))
+    fail('tiers', 'expected an object of tier name to { limit, windowMs }');
   // Given tiers are the app's whole list: merged into the defaults, a token claiming a tier the app never defined
   // (`enterprise`) would get the default's limits instead of the default tier's.
   const givenTiers = options.tiers ?? DEFAULT_TIERS;
   const tiers = new Map<string, TierLimits>();
   for (const [name, tier] of Object.entries(givenTiers)) {
-    if (name === ANONYMOUS_TIER) fail(`tiers.${name}`, `"${ANONYMOUS_TIER}" is reserved for @Public() routes; set it with the "anonymous" option`);
+    if (name === ANONYMOUS_TIER)
+      fail(`tiers.${name}`, `"${ANONYMOUS_TIER}" is reserved for @Public() routes; set it with the "anonymous" option`);
     tiers.set(name, checkTier(`tiers.${name}`, tier));
   }
-  if (tiers.size === 0) fail('tiers', 'defines no tier; leave it out for the defaults (free, pro, enterprise) or define at least one');
+  if (tiers.size === 0)
+    fail('tiers', 'defines no tier; leave it out for the defaults (free, pro, enterprise) or define at least one');
   if (options.defaultTier !== undefined && (typeof options.defaultTier !== 'string' || options.defaultTier === '')) {
     fail('defaultTier', `must be the name of a tier, got ${JSON.stringify(options.defaultTier)}`);
   }
   const defaultTier = options.defaultTier ?? DEFAULT_TIER;
   if (!tiers.has(defaultTier)) {
-    const named = options.defaultTier === undefined ? `is not set, so it is "${DEFAULT_TIER}", which` : `names tier "${defaultTier}", which`;
-    fail('defaultTier', `${named} is not one of the tiers (${[...tiers.keys()].join(', ')}); set it to the tier of tokens that name none or an unknown one`);
+    const named =
+      options.defaultTier === undefined
+        ? `is not set, so it is "${DEFAULT_TIER}", which`
+        : `names tier "${defaultTier}", which`;
+    fail(
+      'defaultTier',
+      `${named} is not one of the tiers (${[...tiers.keys()].join(', ')}); set it to the tier of tokens that name none or an unknown one`,
+    );
   }
   const anonymous = checkTier('anonymous', options.anonymous ?? DEFAULT_ANONYMOUS_LIMITS);
   // Token budgets and stream slots are held per verified caller; @Public() routes have none to hold them.
   for (const name of ['tokens', 'maxConcurrentStreams', 'cost'] as const) {
-    if (anonymous[name] !== undefined) fail(`anonymous.${name}`, 'is not applied: @Public() routes have no verified caller to hold it; set it on a tier');
+    if (anonymous[name] !== undefined)
+      fail(
+        `anonymous.${name}`,
+        'is not applied: @Public() routes have no verified caller to hold it; set it on a tier',
+      );
   }
 
   const throttling = options.throttling ?? {};
   const onStoreError = throttling.onStoreError ?? 'fallback';
-  if (!STORE_ERROR_POLICIES.has(onStoreError)) fail('throttling.onStoreError', `must be one of fallback, allow, deny; got ${JSON.stringify(onStoreError)}`);
+  if (!STORE_ERROR_POLICIES.has(onStoreError))
+    fail('throttling.onStoreError', `must be one of fallback, allow, deny; got ${JSON.stringify(onStoreError)}`);
   const commandTimeoutMs = throttling.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  if (!isNonNegativeInteger(commandTimeoutMs) || commandTimeoutMs === 0) fail('throttling.commandTimeoutMs', 'must be a whole number of milliseconds > 0');
+  if (!isNonNegativeInteger(commandTimeoutMs) || commandTimeoutMs === 0)
+    fail('throttling.commandTimeoutMs', 'must be a whole number of milliseconds > 0');
   const batchScriptCalls = checkBoolean('throttling.batchScriptCalls', throttling.batchScriptCalls, true);
   const keyPrefix = throttling.keyPrefix ?? 'agent-security:rl';
-  if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix)) fail('throttling.keyPrefix', 'must be a string without { or } (the module adds the Redis Cluster hash tag itself)');
+  if (typeof keyPrefix !== 'string' || /[{}]/.test(keyPrefix))
+    fail('throttling.keyPrefix', 'must be a string without { or } (the module adds the Redis Cluster hash tag itself)');
 
   const pricing = checkPricing(options.pricing);
   const costBudgets = new Map<string, { limitNanoUsd: number; windowMs: number }>();
   for (const [name, tier] of tiers) {
     if (tier.cost === undefined) continue;
-    if (pricing.size === 0) fail(`tiers.${name}.cost`, 'needs prices: set pricing: { [model]: { inputPerMillionUsd, outputPerMillionUsd } } for the models its callers use');
-    costBudgets.set(name, Object.freeze({ limitNanoUsd: microUsd(tier.cost.limitUsd)! * 1000, windowMs: tier.cost.windowMs }));
+    if (pricing.size === 0)
+      fail(
+        `tiers.${name}.cost`,
+        'needs prices: set pricing: { [model]: { inputPerMillionUsd, outputPerMillionUsd } } for the models its callers use',
+      );
+    costBudgets.set(
+      name,
+      Object.freeze({ limitNanoUsd: microUsd(tier.cost.limitUsd)! * 1000, windowMs: tier.cost.windowMs }),
+    );
   }
 
   const mode = options.mode ?? 'enforce';
-  if (mode !== 'enforce' && mode !== 'report') fail('mode', `must be "enforce" or "report", got ${JSON.stringify(mode)}`);
+  if (mode !== 'enforce' && mode !== 'report')
+    fail('mode', `must be "enforce" or "report", got ${JSON.stringify(mode)}`);
 
   const leaseMs = options.streams?.leaseMs ?? 30_000;
-  if (!isNonNegativeInteger(leaseMs) || leaseMs < 100) fail('streams.leaseMs', 'must be a whole number of milliseconds >= 100');
+  if (!isNonNegativeInteger(leaseMs) || leaseMs < 100)
+    fail('streams.leaseMs', 'must be a whole number of milliseconds >= 100');
 
   const cors = options.cors ?? false;
   if (cors !== false) checkCors(cors);
@@ -558,8 +720,15 @@ export function resolveAgentSecurityConfig(options: AgentSecurityOptions): Agent
   ) {
     fail('logging.destination', 'must be a file path, a file descriptor, or a stream with write()');
   }
-  if ((typeof destination === 'string' || typeof destination === 'number') && logging && logging.pino?.transport !== undefined) {
-    fail('logging.destination', 'a path or a file descriptor cannot be combined with logging.pino.transport (pino takes one or the other)');
+  if (
+    (typeof destination === 'string' || typeof destination === 'number') &&
+    logging &&
+    logging.pino?.transport !== undefined
+  ) {
+    fail(
+      'logging.destination',
+      'a path or a file descriptor cannot be combined with logging.pino.transport (pino takes one or the other)',
+    );
   }
 
   return Object.freeze({

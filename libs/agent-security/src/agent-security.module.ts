@@ -1,4 +1,13 @@
-import { Global, Inject, Logger, type MiddlewareConsumer, Module, type NestModule, type OnModuleInit, RequestMethod } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Logger,
+  type MiddlewareConsumer,
+  Module,
+  type NestModule,
+  type OnModuleInit,
+  RequestMethod,
+} from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, HttpAdapterHost, ModulesContainer } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { JwtService } from '@nestjs/jwt';
@@ -48,7 +57,11 @@ import { UsageService } from './usage/usage.service.js';
     HttpServerHooks,
     // A provider of its own so that Nest's shutdown hooks reach it: a BatchedDestination writes what is pending then.
     { provide: AGENT_SECURITY_LOG_DESTINATION, inject: [AGENT_SECURITY_CONFIG], useFactory: logDestination },
-    { provide: AGENT_SECURITY_LOGGER, inject: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOG_DESTINATION], useFactory: createRootLogger },
+    {
+      provide: AGENT_SECURITY_LOGGER,
+      inject: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOG_DESTINATION],
+      useFactory: createRootLogger,
+    },
     {
       provide: AGENT_SECURITY_CONFIG,
       inject: [AGENT_SECURITY_OPTIONS],
@@ -59,7 +72,13 @@ import { UsageService } from './usage/usage.service.js';
       inject: [AGENT_SECURITY_CONFIG],
       // In issuer mode the keys come from the provider's JWKS (TokenVerifier's key source), none from here.
       useFactory: ({ jwt }: AgentSecurityConfig) =>
-        new JwtService(jwt.key === undefined ? {} : jwt.algorithms[0].startsWith('HS') ? { secret: jwt.key } : { publicKey: jwt.key }),
+        new JwtService(
+          jwt.key === undefined
+            ? {}
+            : jwt.algorithms[0].startsWith('HS')
+              ? { secret: jwt.key }
+              : { publicKey: jwt.key },
+        ),
     },
     TokenVerifier,
     ...throttlingProviders,
@@ -73,7 +92,17 @@ import { UsageService } from './usage/usage.service.js';
     { provide: APP_GUARD, useClass: AdmissionGuard },
     { provide: APP_FILTER, inject: [AGENT_SECURITY_CONFIG], useFactory: exceptionFilter },
   ],
-  exports: [AGENT_SECURITY_CONFIG, AGENT_SECURITY_LOGGER, AGENT_SECURITY_JWT, AGENT_SECURITY_STORE, TokenVerifier, RedisConnection, RateLimitStoreHealthIndicator, UsageService, AGENT_SECURITY_USAGE_STORE],
+  exports: [
+    AGENT_SECURITY_CONFIG,
+    AGENT_SECURITY_LOGGER,
+    AGENT_SECURITY_JWT,
+    AGENT_SECURITY_STORE,
+    TokenVerifier,
+    RedisConnection,
+    RateLimitStoreHealthIndicator,
+    UsageService,
+    AGENT_SECURITY_USAGE_STORE,
+  ],
 })
 export class AgentSecurityModule extends ConfigurableModuleClass implements NestModule, OnModuleInit {
   private mountedEarly = false;
@@ -99,7 +128,8 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
 
   configure(consumer: MiddlewareConsumer): void {
     // Every path, 404s and preflights included, before any guard. A no-op where mounted early.
-    if (!this.mountedEarly) consumer.apply(this.frontDoor.handle).forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
+    if (!this.mountedEarly)
+      consumer.apply(this.frontDoor.handle).forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
   }
 
   onModuleInit(): void {
@@ -123,7 +153,9 @@ export class AgentSecurityModule extends ConfigurableModuleClass implements Nest
     }
     const logger = new Logger('AgentSecurity');
     for (const route of unbudgetedRoutes(this.modules, this.config)) {
-      logger.warn(`${route} has @TokenBudget() or @AgentStream(), but no tier has a token budget (tiers.<name>.tokens) or a cost budget (tiers.<name>.cost): it checks and records nothing`);
+      logger.warn(
+        `${route} has @TokenBudget() or @AgentStream(), but no tier has a token budget (tiers.<name>.tokens) or a cost budget (tiers.<name>.cost): it checks and records nothing`,
+      );
     }
   }
 }

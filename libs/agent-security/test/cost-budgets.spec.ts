@@ -17,23 +17,34 @@ class ChatController {
 }
 
 // $1 per million input tokens, $4 per million output tokens: a chat of 10 in and 5 out costs $0.00003.
-const pricing = { 'model-a': { inputPerMillionUsd: 1, outputPerMillionUsd: 4 }, 'model-b': { inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6, cachedInputPerMillionUsd: 0.075 } };
+const pricing = {
+  'model-a': { inputPerMillionUsd: 1, outputPerMillionUsd: 4 },
+  'model-b': { inputPerMillionUsd: 0.15, outputPerMillionUsd: 0.6, cachedInputPerMillionUsd: 0.075 },
+};
 const cost = { limitUsd: 0.0001, windowMs: 60_000 };
 
 describe.each([
   ['memory, cost budget only', false, { free: { limit: 1000, windowMs: 60_000, cost } }],
-  ['Redis, beside a token budget (the record replaces a reservation)', true, { free: { limit: 1000, windowMs: 60_000, tokens: { limit: 1_000_000, windowMs: 60_000 }, cost } }],
+  [
+    'Redis, beside a token budget (the record replaces a reservation)',
+    true,
+    { free: { limit: 1000, windowMs: 60_000, tokens: { limit: 1_000_000, windowMs: 60_000 }, cost } },
+  ],
 ])('Cost budgets in dollars (%s)', (_name, onRedis, tiers) => {
   let redis: RedisProcess | undefined;
   let built: BuiltApp;
   let usage: UsageService;
   let seq = 0;
-  const principal = (): AgentPrincipal => ({ userId: `cost-${onRedis}-${process.pid}-${++seq}`, tier: 'free' }) as AgentPrincipal;
+  const principal = (): AgentPrincipal =>
+    ({ userId: `cost-${onRedis}-${process.pid}-${++seq}`, tier: 'free' }) as AgentPrincipal;
 
   beforeAll(async () => {
     if (onRedis) redis = await startRedis();
     // A generous command timeout: a thousand records at once must not be taken for an outage on a shared machine.
-    built = await buildApp({ redis: redis?.url, tiers, defaultTier: 'free', pricing, throttling: { commandTimeoutMs: 2000 } }, [ChatController]);
+    built = await buildApp(
+      { redis: redis?.url, tiers, defaultTier: 'free', pricing, throttling: { commandTimeoutMs: 2000 } },
+      [ChatController],
+    );
     usage = built.app.get(UsageService);
   });
   afterAll(async () => {
@@ -72,7 +83,9 @@ describe.each([
     for (let i = 0; i < 10_000; i++) float += 3 / 1e6 + (7 * 4) / 1e6;
     expect(float).not.toBe(0.31); // what floating point would have kept
     for (let batch = 0; batch < 10; batch++) {
-      await Promise.all(Array.from({ length: 1000 }, () => usage.record(who, { model: 'model-a', inputTokens: 3, outputTokens: 7 })));
+      await Promise.all(
+        Array.from({ length: 1000 }, () => usage.record(who, { model: 'model-a', inputTokens: 3, outputTokens: 7 })),
+      );
     }
     const state = await usage.costBudget(who);
     expect(state).toMatchObject({ limitUsd: '0.0001', usedUsd: '0.31', remainingUsd: '0' });
@@ -88,7 +101,9 @@ describe.each([
 
   it('an unknown model is an error at record time, never a free call; so is no model on a cost budget', async () => {
     const who = principal();
-    await expect(usage.record(who, { model: 'gpt-unknown', inputTokens: 10 })).rejects.toThrow(/"gpt-unknown", which has no price.*priced: model-a, model-b/);
+    await expect(usage.record(who, { model: 'gpt-unknown', inputTokens: 10 })).rejects.toThrow(
+      /"gpt-unknown", which has no price.*priced: model-a, model-b/,
+    );
     await expect(usage.record(who, { inputTokens: 10 })).rejects.toThrow(/names no model/);
     const caller = built.bearer(who.userId);
     await request(built.server).post('/chat').set(caller).send({ model: 'gpt-unknown' }).expect(500);
@@ -101,16 +116,38 @@ describe('cost options at start-up', () => {
   const resolve = (overrides: object) => () => resolveAgentSecurityConfig(testOptions(overrides));
 
   it('refuses a cost budget without prices, bad amounts and misspelt price keys, naming the option', () => {
-    expect(resolve({ tiers: { free: { limit: 1, windowMs: 1000, cost } }, defaultTier: 'free' })).toThrow(/tiers\.free\.cost.*needs prices/);
-    expect(resolve({ pricing, tiers: { free: { limit: 1, windowMs: 1000, cost: { limitUsd: -1, windowMs: 1000 } } }, defaultTier: 'free' })).toThrow(/tiers\.free\.cost\.limitUsd/);
-    expect(resolve({ pricing, tiers: { free: { limit: 1, windowMs: 1000, cost: { limitUsd: 1, windowMs: 0 } } }, defaultTier: 'free' })).toThrow(/tiers\.free\.cost\.windowMs/);
-    expect(resolve({ pricing: { m: { inputPerMillionUsd: 0.0000001, outputPerMillionUsd: 1 } } })).toThrow(/pricing\.m.*at most 6 decimals/);
+    expect(resolve({ tiers: { free: { limit: 1, windowMs: 1000, cost } }, defaultTier: 'free' })).toThrow(
+      /tiers\.free\.cost.*needs prices/,
+    );
+    expect(
+      resolve({
+        pricing,
+        tiers: { free: { limit: 1, windowMs: 1000, cost: { limitUsd: -1, windowMs: 1000 } } },
+        defaultTier: 'free',
+      }),
+    ).toThrow(/tiers\.free\.cost\.limitUsd/);
+    expect(
+      resolve({
+        pricing,
+        tiers: { free: { limit: 1, windowMs: 1000, cost: { limitUsd: 1, windowMs: 0 } } },
+        defaultTier: 'free',
+      }),
+    ).toThrow(/tiers\.free\.cost\.windowMs/);
+    expect(resolve({ pricing: { m: { inputPerMillionUsd: 0.0000001, outputPerMillionUsd: 1 } } })).toThrow(
+      /pricing\.m.*at most 6 decimals/,
+    );
     expect(resolve({ pricing: { m: { inputPerMillionUsd: '1', outputPerMillionUsd: 1 } } })).toThrow(/pricing\.m/);
     expect(resolve({ pricing: { m: { inputPerMilionUsd: 1, outputPerMillionUsd: 1 } } })).toThrow(/inputPerMilionUsd/);
     expect(resolve({ anonymous: { limit: 1, windowMs: 1000, cost } })).toThrow(/anonymous\.cost/);
     expect(resolve({ mode: 'shadow' })).toThrow(/mode.*"enforce" or "report"/);
-    expect(resolve({ tiers: { free: { limit: 1, windowMs: 1000, mode: 'dry-run' } }, defaultTier: 'free' })).toThrow(/tiers\.free\.mode.*"enforce" or "report"/);
-    expect(resolveAgentSecurityConfig(testOptions({ pricing, tiers: { free: { limit: 1, windowMs: 1000, cost } }, defaultTier: 'free' })).costBudgets.get('free')).toEqual({
+    expect(resolve({ tiers: { free: { limit: 1, windowMs: 1000, mode: 'dry-run' } }, defaultTier: 'free' })).toThrow(
+      /tiers\.free\.mode.*"enforce" or "report"/,
+    );
+    expect(
+      resolveAgentSecurityConfig(
+        testOptions({ pricing, tiers: { free: { limit: 1, windowMs: 1000, cost } }, defaultTier: 'free' }),
+      ).costBudgets.get('free'),
+    ).toEqual({
       limitNanoUsd: 100_000,
       windowMs: 60_000,
     });

@@ -7,7 +7,8 @@ import { publicJwk, rsaSigningKey, startProvider, type RunningProvider } from '.
 import { startJwtApp, type JwtApp } from './support/jwt-app';
 
 const AUDIENCE = 'https://api.test/';
-const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const b64url = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -17,14 +18,20 @@ function signRs256(key: JsonWebKey, header: Record<string, unknown>, payload: st
   return `${input}.${sign('sha256', Buffer.from(input), createPrivateKey({ key, format: 'jwk' })).toString('base64url')}`;
 }
 
-async function signJose(key: JsonWebKey, alg: string, claims: Record<string, unknown>, header: Record<string, unknown> = {}) {
+async function signJose(
+  key: JsonWebKey,
+  alg: string,
+  claims: Record<string, unknown>,
+  header: Record<string, unknown> = {},
+) {
   return new SignJWT(claims)
     .setProtectedHeader({ alg, kid: key.kid, typ: 'at+jwt', ...header })
     .sign(await importJWK(key as never, alg));
 }
 
 function privateJwk(kid: string, type: 'ec' | 'ed25519', namedCurve?: string): JsonWebKey {
-  const { privateKey } = type === 'ec' ? generateKeyPairSync('ec', { namedCurve: namedCurve as string }) : generateKeyPairSync('ed25519');
+  const { privateKey } =
+    type === 'ec' ? generateKeyPairSync('ec', { namedCurve: namedCurve as string }) : generateKeyPairSync('ed25519');
   return { ...privateKey.export({ format: 'jwk' }), kid, use: 'sig' };
 }
 
@@ -32,7 +39,13 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
   let provider: RunningProvider;
   let app: JwtApp | undefined;
   const get = (token: string) => request(app!.app.getHttpServer()).get('/me').set('Authorization', `Bearer ${token}`);
-  const claims = (extra: Record<string, unknown> = {}) => ({ iss: provider.issuer, aud: AUDIENCE, sub: 'agent', exp: now() + 300, ...extra });
+  const claims = (extra: Record<string, unknown> = {}) => ({
+    iss: provider.issuer,
+    aud: AUDIENCE,
+    sub: 'agent',
+    exp: now() + 300,
+    ...extra,
+  });
 
   beforeEach(async () => {
     provider = await startProvider({ clients: [{ id: 'agent' }, { id: 'other' }], extraClaims: { tier: 'pro' } });
@@ -43,10 +56,13 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     await provider.stop();
   });
 
-  it('finds the JWKS through discovery and accepts the provider\'s at+jwt token', async () => {
+  it("finds the JWKS through discovery and accepts the provider's at+jwt token", async () => {
     app = await startJwtApp({ issuer: provider.issuer, audience: AUDIENCE });
     const token = await provider.token('agent', 'agent:tools');
-    expect(JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString())).toMatchObject({ typ: 'at+jwt', alg: 'RS256' });
+    expect(JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString())).toMatchObject({
+      typ: 'at+jwt',
+      alg: 'RS256',
+    });
     await get(token).expect(200, { userId: 'agent', tier: 'pro' });
     await get(token).expect(200);
     expect(provider.discoveryRequests()).toBe(1);
@@ -73,7 +89,9 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
 
   it('refuses a token of the same provider for another audience', async () => {
     app = await startJwtApp({ issuer: provider.issuer, audience: AUDIENCE });
-    const res = await get(await provider.token('agent', undefined, { resource: 'https://other-api.test/' })).expect(401);
+    const res = await get(await provider.token('agent', undefined, { resource: 'https://other-api.test/' })).expect(
+      401,
+    );
     expect(res.body).toMatchObject({ message: 'Invalid token', code: 'invalid_token' });
     expect(app.refusals()).toEqual(['audience']);
   });
@@ -90,7 +108,10 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
 
   it('refuses HS256 "signed" with the provider\'s public key', async () => {
     app = await startJwtApp({ issuer: provider.issuer, audience: AUDIENCE });
-    const pem = createPublicKey({ key: publicJwk(provider.keys[0]), format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+    const pem = createPublicKey({ key: publicJwk(provider.keys[0]), format: 'jwk' }).export({
+      type: 'spki',
+      format: 'pem',
+    });
     const input = `${b64url({ alg: 'HS256', typ: 'JWT', kid: provider.keys[0].kid })}.${b64url(claims())}`;
     const forged = `${input}.${createHmac('sha256', pem).update(input).digest('base64url')}`;
     const res = await get(forged).expect(401);
@@ -98,7 +119,7 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     expect(app.refusals()).toEqual(['algorithm']);
   });
 
-  it('keeps accepting the old key\'s tokens after a rotation, and takes the new key once its cooldown has passed', async () => {
+  it("keeps accepting the old key's tokens after a rotation, and takes the new key once its cooldown has passed", async () => {
     app = await startJwtApp({ issuer: provider.issuer, audience: AUDIENCE, jwks: { cooldownMs: 200 } });
     const old = await provider.token('agent');
     await get(old).expect(200);
@@ -122,7 +143,14 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     const ed = privateJwk('ed', 'ed25519');
     await provider.restart([rsa, es256, es384, ed]);
     app = await startJwtApp({ issuer: provider.issuer, audience: AUDIENCE });
-    for (const [key, alg] of [[rsa, 'RS384'], [rsa, 'PS256'], [rsa, 'PS512'], [es256, 'ES256'], [es384, 'ES384'], [ed, 'EdDSA']] as const) {
+    for (const [key, alg] of [
+      [rsa, 'RS384'],
+      [rsa, 'PS256'],
+      [rsa, 'PS512'],
+      [es256, 'ES256'],
+      [es384, 'ES384'],
+      [ed, 'EdDSA'],
+    ] as const) {
       await get(await signJose(key, alg, claims({ sub: alg }))).expect(200, { userId: alg, tier: 'free' });
     }
     // The ES256 key named for an RS256 token, or the RSA key for ES256: refused, whatever the token says.
@@ -167,7 +195,9 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     await get(await provider.token('agent')).expect(200);
     const fetched = provider.jwksRequests();
     const attacker = rsaSigningKey('attacker');
-    const flood = Array.from({ length: 200 }, (_, i) => signRs256({ ...attacker, kid: `made-up-${i}` }, {}, JSON.stringify(claims({ sub: `s${i}` }))));
+    const flood = Array.from({ length: 200 }, (_, i) =>
+      signRs256({ ...attacker, kid: `made-up-${i}` }, {}, JSON.stringify(claims({ sub: `s${i}` }))),
+    );
     const statuses = await Promise.all(flood.map(async (token) => (await get(token)).status));
     expect(statuses.every((status) => status === 401)).toBe(true);
     expect(provider.jwksRequests() - fetched).toBeLessThanOrEqual(1);
@@ -198,7 +228,9 @@ describe('issuer mode against a real OpenID Provider (oidc-provider)', () => {
     await get(signRs256(key, { typ: 'JWT' }, JSON.stringify(claims({ sub: 'plain' })))).expect(200);
     await get(signRs256(key, { typ: 'logout+jwt' }, JSON.stringify(claims()))).expect(401);
     await get(signRs256(key, { crit: ['exp'], exp: 1 }, JSON.stringify(claims()))).expect(401);
-    await get(signRs256(key, {}, `{"iss":"${provider.issuer}","aud":"${AUDIENCE}","sub":"forever","exp":1e309}`)).expect(401);
+    await get(
+      signRs256(key, {}, `{"iss":"${provider.issuer}","aud":"${AUDIENCE}","sub":"forever","exp":1e309}`),
+    ).expect(401);
     expect(app.refusals()).toEqual(['type', 'crit', 'invalid_time']);
     expect(provider.jwksRequests()).toBe(1);
   });

@@ -15,8 +15,16 @@ describe('the test OpenID Provider (test/support/oidc-provider.ts)', () => {
     provider = await startProvider({ clients: [{ id: 'agent-1' }], extraClaims: { tier: 'pro' } });
     const token = await provider.token('agent-1', 'agent:tools');
     expect(header(token)).toMatchObject({ alg: 'RS256', typ: 'at+jwt', kid: provider.keys[0].kid });
-    expect(payload(token)).toMatchObject({ iss: provider.issuer, aud: 'https://api.test/', sub: 'agent-1', scope: 'agent:tools', tier: 'pro' });
-    const discovery = (await (await fetch(`${provider.issuer}/.well-known/openid-configuration`)).json()) as { jwks_uri: string };
+    expect(payload(token)).toMatchObject({
+      iss: provider.issuer,
+      aud: 'https://api.test/',
+      sub: 'agent-1',
+      scope: 'agent:tools',
+      tier: 'pro',
+    });
+    const discovery = (await (await fetch(`${provider.issuer}/.well-known/openid-configuration`)).json()) as {
+      jwks_uri: string;
+    };
     expect(discovery.jwks_uri).toBe(provider.jwksUri);
     const jwks = (await (await fetch(provider.jwksUri)).json()) as { keys: { kid: string; d?: string }[] };
     expect(jwks.keys.map((key) => key.kid)).toEqual([provider.keys[0].kid]);

@@ -36,7 +36,10 @@ const TIERS = {
 };
 const pricing = { 'model-a': { inputPerMillionUsd: 1, outputPerMillionUsd: 4 } };
 
-describe.each([['memory', false], ['Redis', true]])('Report-only mode (%s)', (_name, onRedis) => {
+describe.each([
+  ['memory', false],
+  ['Redis', true],
+])('Report-only mode (%s)', (_name, onRedis) => {
   let redis: RedisProcess | undefined;
   let built: BuiltApp;
   const lines: Array<Record<string, unknown>> = [];
@@ -44,7 +47,8 @@ describe.each([['memory', false], ['Redis', true]])('Report-only mode (%s)', (_n
   const user = (tier: string) => built.bearer(`report-${onRedis}-${process.pid}-${++seq}`, { tier });
   const settle = () => new Promise((resolve) => setTimeout(resolve, 40));
   /** The completion line of the response with this request id. */
-  const lineOf = (response: request.Response) => lines.find((line) => line.requestId === response.headers['x-request-id']);
+  const lineOf = (response: request.Response) =>
+    lines.find((line) => line.requestId === response.headers['x-request-id']);
 
   beforeAll(async () => {
     if (onRedis) redis = await startRedis();
@@ -55,7 +59,15 @@ describe.each([['memory', false], ['Redis', true]])('Report-only mode (%s)', (_n
       },
     });
     built = await buildApp(
-      { redis: redis?.url, tiers: TIERS, defaultTier: 'free', pricing, mode: 'report', logging: { level: 'info', destination }, throttling: { commandTimeoutMs: 2000 } },
+      {
+        redis: redis?.url,
+        tiers: TIERS,
+        defaultTier: 'free',
+        pricing,
+        mode: 'report',
+        logging: { level: 'info', destination },
+        throttling: { commandTimeoutMs: 2000 },
+      },
       [AgentController],
     );
   });
@@ -104,9 +116,15 @@ describe.each([['memory', false], ['Redis', true]])('Report-only mode (%s)', (_n
   it('answers past the stream cap and logs wouldRefuse: too_many_streams', async () => {
     const caller = user('free');
     streamGate = new Promise<void>((resolve) => (releaseStreams = resolve));
-    const first = request(built.server).get('/stream').set(caller).then((r) => r);
+    const first = request(built.server)
+      .get('/stream')
+      .set(caller)
+      .then((r) => r);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const second = request(built.server).get('/stream').set(caller).then((r) => r);
+    const second = request(built.server)
+      .get('/stream')
+      .set(caller)
+      .then((r) => r);
     await new Promise((resolve) => setTimeout(resolve, 100));
     releaseStreams();
     const [a, b] = await Promise.all([first, second]);
@@ -132,7 +150,9 @@ describe('Report-only mode for one tier (tiers.X.mode)', () => {
       free: { limit: 1, windowMs: 60_000, tokens: { limit: 100, windowMs: 60_000 } },
       trial: { limit: 1, windowMs: 60_000, tokens: { limit: 100, windowMs: 60_000 }, mode: 'report' as const },
     };
-    built = await buildApp({ tiers, defaultTier: 'free', pricing, logging: { level: 'info', destination } }, [AgentController]);
+    built = await buildApp({ tiers, defaultTier: 'free', pricing, logging: { level: 'info', destination } }, [
+      AgentController,
+    ]);
   });
   afterAll(() => built.close());
 
@@ -146,7 +166,10 @@ describe('Report-only mode for one tier (tiers.X.mode)', () => {
     const enforced = await request(built.server).post('/chat').set(free).send({ tokens: 1 }).expect(429);
     expect(enforced.body.code).toBe('token_budget_exceeded');
     await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(lines.find((line) => line.requestId === reported.headers['x-request-id'])).toMatchObject({ tier: 'trial', wouldRefuse: 'token_budget_exceeded' });
+    expect(lines.find((line) => line.requestId === reported.headers['x-request-id'])).toMatchObject({
+      tier: 'trial',
+      wouldRefuse: 'token_budget_exceeded',
+    });
     const plain = await request(built.server).get('/plain').set(trial).expect(200);
     expect(plain.headers['ratelimit']).toMatch(/"trial";r=0;/);
     await request(built.server).get('/plain').set(free).expect(429);

@@ -91,7 +91,13 @@ describe('Reserved token budgets (a real redis-server)', () => {
     void closeGate();
     handlerRuns = 0;
     await admin.config('RESETSTAT');
-    const chats = Array.from({ length: 10 }, () => request(one.server).post('/chat').set(caller).send({ max_tokens: 100, spend: 100 }).then((r) => r));
+    const chats = Array.from({ length: 10 }, () =>
+      request(one.server)
+        .post('/chat')
+        .set(caller)
+        .send({ max_tokens: 100, spend: 100 })
+        .then((r) => r),
+    );
     await eventually(async () => handlerRuns === 3 && (await scriptCalls(admin)) === 10);
     open();
     const responses = await Promise.all(chats);
@@ -99,7 +105,12 @@ describe('Reserved token budgets (a real redis-server)', () => {
     const refused = responses.filter((r) => r.status === 429);
     expect(refused).toHaveLength(7);
     for (const r of refused) {
-      expect(r.body).toMatchObject({ message: 'Token budget exceeded', code: 'token_budget_exceeded', tokenLimit: 300, tokensRequested: 100 });
+      expect(r.body).toMatchObject({
+        message: 'Token budget exceeded',
+        code: 'token_budget_exceeded',
+        tokenLimit: 300,
+        tokensRequested: 100,
+      });
       expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
     }
     await eventually(async () => (await spent(admin, id)) === 300);
@@ -112,7 +123,8 @@ describe('Reserved token budgets (a real redis-server)', () => {
     const id = userId();
     const caller = one.bearer(id);
     gate = Promise.resolve();
-    for (let i = 0; i < 3; i++) await request(one.server).post('/chat').set(caller).send({ max_tokens: 100, spend: 10 }).expect(200);
+    for (let i = 0; i < 3; i++)
+      await request(one.server).post('/chat').set(caller).send({ max_tokens: 100, spend: 10 }).expect(200);
     await eventually(async () => (await spent(admin, id)) === 30);
     const next = await request(one.server).post('/chat').set(caller).send({ max_tokens: 270, spend: 1 }).expect(200);
     expect(next.headers['x-tokenbudget-remaining']).toBe('270');
@@ -121,7 +133,13 @@ describe('Reserved token budgets (a real redis-server)', () => {
   it("'none' keeps the soft check: concurrent requests all pass while anything is left", async () => {
     const caller = one.bearer(userId());
     void closeGate();
-    const chats = Array.from({ length: 5 }, () => request(one.server).post('/soft').set(caller).send({ spend: 100 }).then((r) => r));
+    const chats = Array.from({ length: 5 }, () =>
+      request(one.server)
+        .post('/soft')
+        .set(caller)
+        .send({ spend: 100 })
+        .then((r) => r),
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     open();
     expect((await Promise.all(chats)).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
@@ -132,9 +150,15 @@ describe('Reserved token budgets (a real redis-server)', () => {
     void closeGate();
     handlerRuns = 0;
     const chats = Array.from({ length: 10 }, (_, i) =>
-      request((i % 2 === 0 ? one : two).server).post('/chat').set(one.bearer(id)).send({ max_tokens: 100, spend: 100 }).then((r) => r),
+      request((i % 2 === 0 ? one : two).server)
+        .post('/chat')
+        .set(one.bearer(id))
+        .send({ max_tokens: 100, spend: 100 })
+        .then((r) => r),
     );
-    await eventually(async () => handlerRuns === 3 && (await admin.zcard(`agent-security:rl:{user:${id}}:reserved`)) === 3);
+    await eventually(
+      async () => handlerRuns === 3 && (await admin.zcard(`agent-security:rl:{user:${id}}:reserved`)) === 3,
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
     open();
     const statuses = (await Promise.all(chats)).map((r) => r.status);
@@ -144,13 +168,30 @@ describe('Reserved token budgets (a real redis-server)', () => {
   });
 
   it('renews the reservation of a request that outlives its lease, and lets go of it when it ends', async () => {
-    const short = await buildApp({ redis: redis.url, tiers: TIERS, defaultTier: 'free', streams: { leaseMs: 300 }, throttling: { commandTimeoutMs: 2000 } }, [ChatController]);
+    const short = await buildApp(
+      {
+        redis: redis.url,
+        tiers: TIERS,
+        defaultTier: 'free',
+        streams: { leaseMs: 300 },
+        throttling: { commandTimeoutMs: 2000 },
+      },
+      [ChatController],
+    );
     try {
       const id = userId();
       void closeGate();
-      const long = request(short.server).post('/chat').set(short.bearer(id)).send({ max_tokens: 250, spend: 10 }).then((r) => r);
+      const long = request(short.server)
+        .post('/chat')
+        .set(short.bearer(id))
+        .send({ max_tokens: 250, spend: 10 })
+        .then((r) => r);
       await new Promise((resolve) => setTimeout(resolve, 800)); // more than two leases
-      const refused = await request(short.server).post('/chat').set(short.bearer(id)).send({ max_tokens: 100, spend: 1 }).expect(429);
+      const refused = await request(short.server)
+        .post('/chat')
+        .set(short.bearer(id))
+        .send({ max_tokens: 100, spend: 1 })
+        .expect(429);
       expect(refused.body.tokensReserved).toBe(250);
       open();
       expect((await long).status).toBe(200);
@@ -167,13 +208,22 @@ describe('Reserved token budgets (a real redis-server)', () => {
     const key = `agent-security:rl:{user:${id}}:reserved`;
     handlerRuns = 0;
     const address = one.app.getHttpServer().listening ? (one.app.getHttpServer().address() as AddressInfo) : undefined;
-    const server = address === undefined ? await new Promise<AddressInfo>((resolve) => {
-      const s = one.app.getHttpServer().listen(0, '127.0.0.1', () => resolve(s.address() as AddressInfo));
-    }) : address;
+    const server =
+      address === undefined
+        ? await new Promise<AddressInfo>((resolve) => {
+            const s = one.app.getHttpServer().listen(0, '127.0.0.1', () => resolve(s.address() as AddressInfo));
+          })
+        : address;
     // Redis holds every command for 400 ms: the client leaves while its admission waits.
     await admin.client('PAUSE', 400, 'ALL');
     const body = JSON.stringify({ max_tokens: 250, spend: 1 });
-    const req = httpRequest({ host: '127.0.0.1', port: server.port, path: '/chat', method: 'POST', headers: { ...one.bearer(id), 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port: server.port,
+      path: '/chat',
+      method: 'POST',
+      headers: { ...one.bearer(id), 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
     req.on('error', () => undefined);
     req.end(body);
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -4,7 +4,8 @@ import request from 'supertest';
 import { startJwtApp, type JwtApp } from './support/jwt-app';
 
 const SECRET = 'token-hardening-secret-of-at-least-32-bytes';
-const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const b64url = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 
 /** HS256 over a payload given as text, so that it can hold what JSON.stringify cannot write (1e309). */
@@ -26,7 +27,9 @@ describe('token hardening, secret mode (HS256)', () => {
   });
 
   it('refuses a crit header: no extension is understood (RFC 7515 §4.1.11)', async () => {
-    const res = await get(signRaw(JSON.stringify({ sub: 'alice', exp: now() + 60 }), { crit: ['exp'], exp: now() + 60 })).expect(401);
+    const res = await get(
+      signRaw(JSON.stringify({ sub: 'alice', exp: now() + 60 }), { crit: ['exp'], exp: now() + 60 }),
+    ).expect(401);
     expect(res.body).toMatchObject({ message: 'Invalid token', code: 'invalid_token' });
   });
 
@@ -45,7 +48,10 @@ describe('token hardening, secret mode (HS256)', () => {
       await get(signRaw(JSON.stringify({ sub, exp: now() + 60 }))).expect(401);
     }
     // A well-formed astral character (a surrogate pair) is a subject like any other.
-    await get(signRaw(JSON.stringify({ sub: 'x\ud83d\ude00', exp: now() + 60 }))).expect(200, { userId: 'x\ud83d\ude00', tier: 'free' });
+    await get(signRaw(JSON.stringify({ sub: 'x\ud83d\ude00', exp: now() + 60 }))).expect(200, {
+      userId: 'x\ud83d\ude00',
+      tier: 'free',
+    });
   });
 });
 
@@ -57,25 +63,67 @@ describe('refusals: one debug line each with the reason, a code in the body', ()
   afterAll(() => app.close());
   const get = (headers: Record<string, string>) => request(app.app.getHttpServer()).get('/me').set(headers);
   const good = (claims: Record<string, unknown> = {}, options: jwt.SignOptions = {}) =>
-    jwt.sign({ sub: 'alice', ...claims }, SECRET, { ...('exp' in claims ? {} : { expiresIn: 60 }), issuer: 'tests', audience: 'api', ...options });
+    jwt.sign({ sub: 'alice', ...claims }, SECRET, {
+      ...('exp' in claims ? {} : { expiresIn: 60 }),
+      issuer: 'tests',
+      audience: 'api',
+      ...options,
+    });
 
   it.each<[string, string, string | undefined, () => Record<string, string>]>([
     ['no token', 'missing_token', undefined, () => ({})],
     ['an expired token', 'token_expired', 'expired', () => ({ Authorization: `Bearer ${good({ exp: now() - 10 })}` })],
-    ['a token not yet valid', 'invalid_token', 'not_yet_valid', () => ({ Authorization: `Bearer ${good({ nbf: now() + 600 })}` })],
-    ['another audience', 'invalid_token', 'audience', () => ({ Authorization: `Bearer ${good({}, { audience: 'other' })}` })],
+    [
+      'a token not yet valid',
+      'invalid_token',
+      'not_yet_valid',
+      () => ({ Authorization: `Bearer ${good({ nbf: now() + 600 })}` }),
+    ],
+    [
+      'another audience',
+      'invalid_token',
+      'audience',
+      () => ({ Authorization: `Bearer ${good({}, { audience: 'other' })}` }),
+    ],
     ['another issuer', 'invalid_token', 'issuer', () => ({ Authorization: `Bearer ${good({}, { issuer: 'evil' })}` })],
     ['a bad signature', 'invalid_token', 'signature', () => ({ Authorization: `Bearer ${good().slice(0, -4)}AAAA` })],
-    ['another algorithm', 'invalid_token', 'algorithm', () => ({ Authorization: `Bearer ${jwt.sign({ sub: 'alice' }, SECRET.repeat(2), { algorithm: 'HS384', expiresIn: 60, issuer: 'tests', audience: 'api' })}` })],
+    [
+      'another algorithm',
+      'invalid_token',
+      'algorithm',
+      () => ({
+        Authorization: `Bearer ${jwt.sign({ sub: 'alice' }, SECRET.repeat(2), { algorithm: 'HS384', expiresIn: 60, issuer: 'tests', audience: 'api' })}`,
+      }),
+    ],
     ['a malformed token', 'invalid_token', 'malformed', () => ({ Authorization: 'Bearer not-a-jwt' })],
-    ['no subject', 'invalid_token', 'no_subject', () => ({ Authorization: `Bearer ${jwt.sign({ tier: 'pro' }, SECRET, { expiresIn: 60, issuer: 'tests', audience: 'api' })}` })],
-    ['a crit header', 'invalid_token', 'crit', () => ({ Authorization: `Bearer ${signRaw(JSON.stringify({ sub: 'alice', exp: now() + 60, iss: 'tests', aud: 'api' }), { crit: ['x'] })}` })],
+    [
+      'no subject',
+      'invalid_token',
+      'no_subject',
+      () => ({
+        Authorization: `Bearer ${jwt.sign({ tier: 'pro' }, SECRET, { expiresIn: 60, issuer: 'tests', audience: 'api' })}`,
+      }),
+    ],
+    [
+      'a crit header',
+      'invalid_token',
+      'crit',
+      () => ({
+        Authorization: `Bearer ${signRaw(JSON.stringify({ sub: 'alice', exp: now() + 60, iss: 'tests', aud: 'api' }), { crit: ['x'] })}`,
+      }),
+    ],
   ])('%s: code %s, one debug line with reason %s, never the token', async (_name, code, reason, headers) => {
     const before = app.lines().length;
     const sent = headers();
     const res = await get(sent).expect(401);
     expect(res.body.code).toBe(code);
-    expect(res.body.message).toBe(code === 'missing_token' ? 'Missing or invalid auth token' : code === 'token_expired' ? 'Token expired' : 'Invalid token');
+    expect(res.body.message).toBe(
+      code === 'missing_token'
+        ? 'Missing or invalid auth token'
+        : code === 'token_expired'
+          ? 'Token expired'
+          : 'Invalid token',
+    );
     const lines = app.lines().slice(before);
     const refused = lines.filter((line) => line.msg === 'token refused');
     expect(refused.map((line) => line.reason)).toEqual(reason === undefined ? [] : [reason]);

@@ -10,7 +10,11 @@ import { RedisAdmissionStore } from './redis-admission.store';
 
 const memoryWindows = new MemoryThrottlerStorage();
 const memoryUsage = new MemoryUsageStore();
-const memory: AdmissionStores = { admission: new MemoryAdmissionStore(memoryWindows, memoryUsage), windows: memoryWindows, usage: memoryUsage };
+const memory: AdmissionStores = {
+  admission: new MemoryAdmissionStore(memoryWindows, memoryUsage),
+  windows: memoryWindows,
+  usage: memoryUsage,
+};
 afterAll(() => {
   memoryWindows.onApplicationShutdown();
   memoryUsage.onApplicationShutdown();
@@ -24,7 +28,11 @@ describe('on Redis', () => {
   beforeAll(async () => {
     server = await startRedis();
     client = new Redis(server.url);
-    redis = { admission: new RedisAdmissionStore(client), windows: new RedisThrottlerStorage(client), usage: new RedisUsageStore(client) };
+    redis = {
+      admission: new RedisAdmissionStore(client),
+      windows: new RedisThrottlerStorage(client),
+      usage: new RedisUsageStore(client),
+    };
   });
   afterAll(async () => {
     client.disconnect();
@@ -50,7 +58,11 @@ describe('memory admission on a fake clock', () => {
     expect(store.admitSync({ windows: rules, tokens }).refused).toBeUndefined();
     usage.putBucket(tokens.key, Math.floor(now / 1000), 10, 60_000); // buckets of 60 000 / 60 ms
     now += 30_000;
-    expect(store.admitSync({ windows: rules, tokens })).toMatchObject({ refused: 'tokens', tokensUsed: 10, tokensResetMs: 30_000 });
+    expect(store.admitSync({ windows: rules, tokens })).toMatchObject({
+      refused: 'tokens',
+      tokensUsed: 10,
+      tokensResetMs: 30_000,
+    });
     now += 29_999;
     expect(store.admitSync({ windows: rules, tokens }).refused).toBe('tokens');
     now += 1_000; // the token bucket has left the window; the request window's one entry too
@@ -63,11 +75,23 @@ describe('memory admission on a fake clock', () => {
 
   it('frees the reservation of a request that never records once its lease runs out, to the millisecond', () => {
     const tokens = { key: 'rl:{user:crash}:tokens', limit: 300, windowMs: 60_000 };
-    const reserve = (id: string) => ({ key: 'rl:{user:crash}:reserved', member: `100:${id}`, tokens: 100, leaseMs: 30_000 });
-    for (const id of ['a', 'b', 'c']) expect(store.admitSync({ windows: [], tokens, reservation: reserve(id) }).refused).toBeUndefined();
+    const reserve = (id: string) => ({
+      key: 'rl:{user:crash}:reserved',
+      member: `100:${id}`,
+      tokens: 100,
+      leaseMs: 30_000,
+    });
+    for (const id of ['a', 'b', 'c'])
+      expect(store.admitSync({ windows: [], tokens, reservation: reserve(id) }).refused).toBeUndefined();
     now += 29_999;
-    expect(store.admitSync({ windows: [], tokens, reservation: reserve('d') })).toMatchObject({ refused: 'tokens', tokensReserved: 300 });
+    expect(store.admitSync({ windows: [], tokens, reservation: reserve('d') })).toMatchObject({
+      refused: 'tokens',
+      tokensReserved: 300,
+    });
     now += 1;
-    expect(store.admitSync({ windows: [], tokens, reservation: reserve('d') })).toMatchObject({ refused: undefined, tokensReserved: 0 });
+    expect(store.admitSync({ windows: [], tokens, reservation: reserve('d') })).toMatchObject({
+      refused: undefined,
+      tokensReserved: 0,
+    });
   });
 });

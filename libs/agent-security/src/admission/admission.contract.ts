@@ -17,12 +17,17 @@ export function describeAdmissionContract(name: string, get: () => AdmissionStor
   const tokens = (key: string, limit = 100) => ({ key: `${key}:tokens`, limit, windowMs: 60_000 });
   const stream = (key: string, leaseId: string, max = 1) => ({ key: `${key}:streams`, leaseId, max, leaseMs: 10_000 });
   /** The caller's window count now, read by counting one more plain request against a generous limit. */
-  const counted = async (key: string) => (await get().windows.consume([{ key, limit: 1000, windowMs: 60_000 }])).windows[0].totalHits - 1;
+  const counted = async (key: string) =>
+    (await get().windows.consume([{ key, limit: 1000, windowMs: 60_000 }])).windows[0].totalHits - 1;
 
   describe(`${name}: admission contract`, () => {
     it('admits: counts the request in every window, in the windows plain routes share, and takes the slot', async () => {
       const k = caller();
-      const result = await get().admission.admit({ windows: [window(k), window(`${k}:route`, 1)], tokens: tokens(k), stream: stream(k, 'a') });
+      const result = await get().admission.admit({
+        windows: [window(k), window(`${k}:route`, 1)],
+        tokens: tokens(k),
+        stream: stream(k, 'a'),
+      });
       expect(result).toMatchObject({ refused: undefined, tokensUsed: 0, windows: { allowed: true, blockedBy: -1 } });
       expect(result.windows!.windows.map((w) => w.totalHits)).toEqual([1, 1]);
       expect(result.windows!.windows[0].resetMs).toBeGreaterThan(59_000);
@@ -42,7 +47,9 @@ export function describeAdmissionContract(name: string, get: () => AdmissionStor
 
     it('refuses a full stream cap before the windows are counted', async () => {
       const k = caller();
-      expect((await get().admission.admit({ windows: [window(k)], tokens: tokens(k), stream: stream(k, 'a') })).refused).toBeUndefined();
+      expect(
+        (await get().admission.admit({ windows: [window(k)], tokens: tokens(k), stream: stream(k, 'a') })).refused,
+      ).toBeUndefined();
       const result = await get().admission.admit({ windows: [window(k)], tokens: tokens(k), stream: stream(k, 'b') });
       expect(result).toMatchObject({ refused: 'streams', windows: undefined });
       expect(await counted(k)).toBe(1);
@@ -63,25 +70,47 @@ export function describeAdmissionContract(name: string, get: () => AdmissionStor
 
     it('holds reservations: refused once used + in flight + this one exceed the budget; a settled one frees what it did not spend', async () => {
       const k = caller();
-      const reservation = (id: string, tokens: number, leaseMs = 10_000) => ({ key: `${k}:reserved`, member: `${tokens}:${id}`, tokens, leaseMs });
+      const reservation = (id: string, tokens: number, leaseMs = 10_000) => ({
+        key: `${k}:reserved`,
+        member: `${tokens}:${id}`,
+        tokens,
+        leaseMs,
+      });
       await get().usage.recordTokens(`${k}:tokens`, 50, 60_000);
-      for (const id of ['a', 'b']) expect((await get().admission.admit({ windows: [], tokens: tokens(k), reservation: reservation(id, 20) })).refused).toBeUndefined();
-      const refused = await get().admission.admit({ windows: [window(k)], tokens: tokens(k), reservation: reservation('c', 31) });
+      for (const id of ['a', 'b'])
+        expect(
+          (await get().admission.admit({ windows: [], tokens: tokens(k), reservation: reservation(id, 20) })).refused,
+        ).toBeUndefined();
+      const refused = await get().admission.admit({
+        windows: [window(k)],
+        tokens: tokens(k),
+        reservation: reservation('c', 31),
+      });
       expect(refused).toMatchObject({ refused: 'tokens', tokensUsed: 50, tokensReserved: 40 });
       expect(await counted(k)).toBe(0);
       await get().usage.settleReservation(`${k}:tokens`, 5, 60_000, `${k}:reserved`, '20:a');
-      const admitted = await get().admission.admit({ windows: [], tokens: tokens(k), reservation: reservation('c', 25) });
+      const admitted = await get().admission.admit({
+        windows: [],
+        tokens: tokens(k),
+        reservation: reservation('c', 25),
+      });
       expect(admitted).toMatchObject({ refused: undefined, tokensUsed: 55, tokensReserved: 20 });
     });
 
     it('lets a reservation that is never settled (its instance died) expire with its lease', async () => {
       const k = caller();
       const held = { key: `${k}:reserved`, member: '100:a', tokens: 100, leaseMs: 150 };
-      expect((await get().admission.admit({ windows: [], tokens: tokens(k), reservation: held })).refused).toBeUndefined();
+      expect(
+        (await get().admission.admit({ windows: [], tokens: tokens(k), reservation: held })).refused,
+      ).toBeUndefined();
       const next = { ...held, member: '100:b', leaseMs: 10_000 };
-      expect((await get().admission.admit({ windows: [], tokens: tokens(k), reservation: next })).refused).toBe('tokens');
+      expect((await get().admission.admit({ windows: [], tokens: tokens(k), reservation: next })).refused).toBe(
+        'tokens',
+      );
       await new Promise((resolve) => setTimeout(resolve, 200));
-      expect((await get().admission.admit({ windows: [], tokens: tokens(k), reservation: next })).refused).toBeUndefined();
+      expect(
+        (await get().admission.admit({ windows: [], tokens: tokens(k), reservation: next })).refused,
+      ).toBeUndefined();
     });
 
     it('admits without windows (@SkipThrottle()) and without a budget', async () => {

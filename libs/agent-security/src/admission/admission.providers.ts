@@ -21,17 +21,28 @@ export const admissionProviders: Provider[] = [
   {
     provide: AGENT_SECURITY_ADMISSION_STORE,
     inject: [AGENT_SECURITY_CONFIG, RedisConnection, AGENT_SECURITY_STORE, AGENT_SECURITY_USAGE_STORE],
-    useFactory: (config: AgentSecurityConfig, connection: RedisConnection, windows: SlidingWindowStore, usage: UsageStore): AdmissionStore => {
+    useFactory: (
+      config: AgentSecurityConfig,
+      connection: RedisConnection,
+      windows: SlidingWindowStore,
+      usage: UsageStore,
+    ): AdmissionStore => {
       const memoryWindows = windows instanceof FailoverStore ? windows.fallback : windows;
       const memoryUsage = usage instanceof FailoverUsageStore ? usage.fallback : usage;
       if (!(memoryWindows instanceof MemoryThrottlerStorage) || !(memoryUsage instanceof MemoryUsageStore)) {
-        throw new Error('AgentSecurityModule: the admission expects the module\'s own memory stores');
+        throw new Error("AgentSecurityModule: the admission expects the module's own memory stores");
       }
       const memory = new MemoryAdmissionStore(memoryWindows, memoryUsage);
       if (connection.client === undefined || !(windows instanceof FailoverStore)) return memory;
       const client = connection.client;
       const drop = async (key: string, member: string) => void (await client.zrem(key, member));
-      return new FailoverAdmissionStore(new RedisAdmissionStore(client), memory, config.throttling.onStoreError, windows, drop);
+      return new FailoverAdmissionStore(
+        new RedisAdmissionStore(client),
+        memory,
+        config.throttling.onStoreError,
+        windows,
+        drop,
+      );
     },
   },
 ];

@@ -41,7 +41,15 @@ export class FailoverAdmissionStore implements AdmissionStore {
     if (this.policy === 'fallback') return this.fallback.admit(admission);
     if (this.policy === 'deny') return Promise.reject(new StoreUnavailableException());
     const windows = admission.windows.map(() => ({ totalHits: 0, resetMs: 0 }));
-    return Promise.resolve({ refused: undefined, tokensUsed: 0, tokensResetMs: 0, tokensReserved: 0, costUsed: 0, costResetMs: 0, windows: { allowed: true, blockedBy: -1, windows } });
+    return Promise.resolve({
+      refused: undefined,
+      tokensUsed: 0,
+      tokensResetMs: 0,
+      tokensReserved: 0,
+      costUsed: 0,
+      costResetMs: 0,
+      windows: { allowed: true, blockedBy: -1, windows },
+    });
   }
 }
 

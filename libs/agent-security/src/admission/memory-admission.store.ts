@@ -28,7 +28,10 @@ export class MemoryAdmissionStore implements AdmissionStore {
       tokensUsed = budget.used;
       tokensResetMs = budget.resetMs;
       if (reserve !== undefined) tokensReserved = this.usage.reservedSync(reserve.key);
-      const spent = reserve === undefined ? tokensUsed >= tokens.limit : tokensUsed + tokensReserved + reserve.tokens > tokens.limit;
+      const spent =
+        reserve === undefined
+          ? tokensUsed >= tokens.limit
+          : tokensUsed + tokensReserved + reserve.tokens > tokens.limit;
       if (spent) refused = 'tokens';
     }
     let costUsed = 0;
@@ -39,7 +42,15 @@ export class MemoryAdmissionStore implements AdmissionStore {
       costResetMs = spent.resetMs;
       if (refused === undefined && costUsed >= cost.limit) refused = 'cost';
     }
-    const state = (windows: ConsumeResult | undefined): AdmissionResult => ({ refused, tokensUsed, tokensResetMs, tokensReserved, costUsed, costResetMs, windows });
+    const state = (windows: ConsumeResult | undefined): AdmissionResult => ({
+      refused,
+      tokensUsed,
+      tokensResetMs,
+      tokensReserved,
+      costUsed,
+      costResetMs,
+      windows,
+    });
     if (refused !== undefined && report !== true) return state(undefined);
     if (refused === undefined && stream !== undefined && this.usage.streamsHeld(stream.key) >= stream.max) {
       refused = 'streams';

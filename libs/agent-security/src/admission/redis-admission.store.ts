@@ -25,14 +25,16 @@ export class RedisAdmissionStore implements AdmissionStore {
 
   constructor(client: Redis | Cluster) {
     const commands = client as (Redis | Cluster) & Partial<AdmissionCommand>;
-    if (typeof commands.agentSecurityAdmit !== 'function') client.defineCommand('agentSecurityAdmit', { lua: ADMISSION_SCRIPT });
+    if (typeof commands.agentSecurityAdmit !== 'function')
+      client.defineCommand('agentSecurityAdmit', { lua: ADMISSION_SCRIPT });
     this.redis = client as unknown as AdmissionCommand;
   }
 
   async admit({ windows, tokens, reservation, cost, stream, report }: Admission): Promise<AdmissionResult> {
     const n = windows.length;
     for (const rule of windows) {
-      if (!(rule.limit >= 0 && rule.limit < Infinity && rule.windowMs >= 1 && rule.windowMs < Infinity)) throw new InvalidWindowRuleError(rule);
+      if (!(rule.limit >= 0 && rule.limit < Infinity && rule.windowMs >= 1 && rule.windowMs < Infinity))
+        throw new InvalidWindowRuleError(rule);
     }
     const keys: string[] = windows.map((rule) => rule.key);
     if (tokens !== undefined) keys.push(tokens.key);
@@ -60,9 +62,17 @@ export class RedisAdmissionStore implements AdmissionStore {
     for (const rule of windows) args.push(rule.limit, Math.ceil(rule.windowMs));
     const reply = await this.redis.agentSecurityAdmit(keys.length, ...keys, ...args);
     const refused = REFUSALS[reply[0]];
-    const result: AdmissionResult = { refused, tokensUsed: reply[1], tokensResetMs: reply[2], tokensReserved: reply[4], costUsed: reply[5], costResetMs: reply[6], windows: undefined };
+    const result: AdmissionResult = {
+      refused,
+      tokensUsed: reply[1],
+      tokensResetMs: reply[2],
+      tokensReserved: reply[4],
+      costUsed: reply[5],
+      costResetMs: reply[6],
+      windows: undefined,
+    };
     // The windows are in the reply when they were checked: always in report mode, else unless an earlier check refused.
-    if (reply.length > 7 || n === 0 && (refused === undefined || refused === 'windows')) {
+    if (reply.length > 7 || (n === 0 && (refused === undefined || refused === 'windows'))) {
       const states: WindowState[] = new Array(n);
       for (let i = 0; i < n; i++) states[i] = { totalHits: reply[7 + 2 * i], resetMs: reply[8 + 2 * i] };
       result.windows = { allowed: reply[3] === -1, blockedBy: reply[3], windows: states };

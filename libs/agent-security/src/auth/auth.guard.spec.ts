@@ -36,7 +36,12 @@ class ClosedSubclass extends BaseController {}
 
 function contextFor(controller: Function, handler: Function, headers: Record<string, string> = {}) {
   const request: Record<string, unknown> = { headers };
-  const response = { headers: {} as Record<string, string>, setHeader(name: string, value: string) { this.headers[name] = value; } };
+  const response = {
+    headers: {} as Record<string, string>,
+    setHeader(name: string, value: string) {
+      this.headers[name] = value;
+    },
+  };
   return {
     request,
     response,
@@ -51,24 +56,32 @@ describe('AuthGuard', () => {
 
   it('lets a @Public() class through and lets a handler override it', () => {
     expect(guard.canActivate(contextFor(PublicController, PublicController.prototype.open).context)).toBe(true);
-    expect(() => guard.canActivate(contextFor(PublicController, PublicController.prototype.closed).context)).toThrow(UnauthorizedException);
+    expect(() => guard.canActivate(contextFor(PublicController, PublicController.prototype.closed).context)).toThrow(
+      UnauthorizedException,
+    );
   });
 
   it('lets a @Public() handler of a private class through', () => {
     expect(guard.canActivate(contextFor(PrivateController, PrivateController.prototype.open).context)).toBe(true);
-    expect(() => guard.canActivate(contextFor(PrivateController, PrivateController.prototype.closed).context)).toThrow(UnauthorizedException);
+    expect(() => guard.canActivate(contextFor(PrivateController, PrivateController.prototype.closed).context)).toThrow(
+      UnauthorizedException,
+    );
   });
 
   it('keeps apart two controllers that inherit one handler, in either order and on every request', () => {
     for (let i = 0; i < 2; i++) {
       expect(guard.canActivate(contextFor(OpenSubclass, BaseController.prototype.shared).context)).toBe(true);
-      expect(() => guard.canActivate(contextFor(ClosedSubclass, BaseController.prototype.shared).context)).toThrow(UnauthorizedException);
+      expect(() => guard.canActivate(contextFor(ClosedSubclass, BaseController.prototype.shared).context)).toThrow(
+        UnauthorizedException,
+      );
       expect(guard.canActivate(contextFor(OpenSubclass, BaseController.prototype.shared).context)).toBe(true);
     }
   });
 
   it('puts a frozen principal on the request', () => {
-    const { context, request } = contextFor(PrivateController, PrivateController.prototype.closed, { authorization: `Bearer ${token}` });
+    const { context, request } = contextFor(PrivateController, PrivateController.prototype.closed, {
+      authorization: `Bearer ${token}`,
+    });
     expect(guard.canActivate(context)).toBe(true);
     expect(request.principal).toMatchObject({ userId: 'alice', tier: 'pro', claims: { sub: 'alice', tier: 'pro' } });
     expect(Object.isFrozen(request.principal)).toBe(true);
@@ -77,12 +90,18 @@ describe('AuthGuard', () => {
   it('freezes nested claims too: a handler cannot change them for the requests after it, which share the cached principal', () => {
     const verifier = new TokenVerifier(config, new JwtService({ secret: SECRET }));
     const withRoles = jwt.sign({ sub: 'alice', roles: ['user'], org: { plan: 'basic' } }, SECRET, { expiresIn: 60 });
-    const first = (verifier.verify(withRoles) as AgentPrincipal).claims as unknown as { roles: string[]; org: { plan: string } };
+    const first = (verifier.verify(withRoles) as AgentPrincipal).claims as unknown as {
+      roles: string[];
+      org: { plan: string };
+    };
     expect(() => first.roles.push('admin')).toThrow(TypeError);
     expect(() => {
       first.org.plan = 'enterprise';
     }).toThrow(TypeError);
-    expect((verifier.verify(withRoles) as AgentPrincipal).claims).toMatchObject({ roles: ['user'], org: { plan: 'basic' } });
+    expect((verifier.verify(withRoles) as AgentPrincipal).claims).toMatchObject({
+      roles: ['user'],
+      org: { plan: 'basic' },
+    });
   });
 
   it('refuses a handler of another transport (WebSocket, microservice, GraphQL) unless it is @Public(), instead of letting it through', () => {
@@ -97,7 +116,9 @@ describe('AuthGuard', () => {
   });
 
   it('sets a Bearer challenge on rejection', () => {
-    const { context, response } = contextFor(PrivateController, PrivateController.prototype.closed, { authorization: 'Bearer x.y.z' });
+    const { context, response } = contextFor(PrivateController, PrivateController.prototype.closed, {
+      authorization: 'Bearer x.y.z',
+    });
     expect(() => guard.canActivate(context)).toThrow('Invalid token');
     expect(response.headers['WWW-Authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
   });
@@ -119,7 +140,9 @@ describe('AuthGuard', () => {
     expect((verifier.verify(genuine) as AgentPrincipal).userId).toBe('alice');
     // The same signature under a payload that claims another user and tier: same last characters, other token.
     const [header, , signature] = genuine.split('.');
-    const payload = Buffer.from(JSON.stringify({ sub: 'mallory', tier: 'enterprise', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
+    const payload = Buffer.from(
+      JSON.stringify({ sub: 'mallory', tier: 'enterprise', exp: Math.floor(Date.now() / 1000) + 60 }),
+    ).toString('base64url');
     const forged = `${header}.${payload}.${signature}`;
     expect(() => verifier.verify(forged)).toThrow('Invalid token');
     expect(verify).toHaveBeenCalledTimes(2);

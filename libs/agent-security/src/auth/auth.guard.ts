@@ -15,7 +15,13 @@ import { queryToken } from './query-token.js';
 import type { AgentPrincipal } from './agent-principal.interface.js';
 import { TokenRejectedError, TokenVerifier } from './token-verifier.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
-import { hasScopes, InsufficientScopeException, requiredScopes, scopeRequirement, type ScopeRequirement } from './scopes.js';
+import {
+  hasScopes,
+  InsufficientScopeException,
+  requiredScopes,
+  scopeRequirement,
+  type ScopeRequirement,
+} from './scopes.js';
 import { nodeRequest, nodeResponse } from '../http/platform-objects.js';
 
 /** What the guard needs to know of a route, read once per handler. */

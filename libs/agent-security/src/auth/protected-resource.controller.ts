@@ -14,8 +14,9 @@ import { requiredScopes } from './scopes.js';
  * controller's paths are fixed before the platform is known. The handler compares the whole path with the resource's.
  */
 const MAX_RESOURCE_SEGMENTS = 8;
-const METADATA_PATHS = Array.from({ length: MAX_RESOURCE_SEGMENTS + 1 }, (_, depth) =>
-  PROTECTED_RESOURCE_WELL_KNOWN.slice(1) + Array.from({ length: depth }, (_, i) => `/:s${i}`).join(''),
+const METADATA_PATHS = Array.from(
+  { length: MAX_RESOURCE_SEGMENTS + 1 },
+  (_, depth) => PROTECTED_RESOURCE_WELL_KNOWN.slice(1) + Array.from({ length: depth }, (_, i) => `/:s${i}`).join(''),
 );
 
 /** OAuth 2.0 Protected Resource Metadata (RFC 9728 §2), as this API publishes it. */

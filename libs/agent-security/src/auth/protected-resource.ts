@@ -20,6 +20,7 @@ export function absoluteHttpUrl(value: unknown): URL | undefined {
   } catch {
     return undefined;
   }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hash !== '' || value.includes('#')) return undefined;
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hash !== '' || value.includes('#'))
+    return undefined;
   return url;
 }

@@ -2,7 +2,9 @@ import { redactQueryToken } from './query-token.js';
 
 describe('redactQueryToken', () => {
   it('redacts every spelling of the name and leaves other parameters alone', () => {
-    expect(redactQueryToken('/a?x=1&ACCESS%5Ftoken=t1;access_token[]=t2&q=%C3%A9')).toBe('/a?x=1&ACCESS%5Ftoken=[REDACTED];access_token[]=[REDACTED]&q=%C3%A9');
+    expect(redactQueryToken('/a?x=1&ACCESS%5Ftoken=t1;access_token[]=t2&q=%C3%A9')).toBe(
+      '/a?x=1&ACCESS%5Ftoken=[REDACTED];access_token[]=[REDACTED]&q=%C3%A9',
+    );
     expect(redactQueryToken('/a?page_token=p&accessible=1')).toBe('/a?page_token=p&accessible=1');
     expect(redactQueryToken('/a/access_token')).toBe('/a/access_token');
   });

@@ -13,7 +13,9 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
   if (scopes.length === 0) throw new Error('@RequireScopes() needs at least one scope');
   for (const scope of scopes) {
     if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope)) {
-      throw new Error(`@RequireScopes(): ${JSON.stringify(scope)} is no scope token (RFC 6749 §3.3: printable ASCII, no space, " or \\)`);
+      throw new Error(
+        `@RequireScopes(): ${JSON.stringify(scope)} is no scope token (RFC 6749 §3.3: printable ASCII, no space, " or \\)`,
+      );
     }
   }
   const given = Object.freeze([...scopes]);

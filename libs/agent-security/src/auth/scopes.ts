@@ -19,7 +19,11 @@ export interface ScopeRequirement {
 }
 
 /** The scopes a handler requires (its controller's and its own), or undefined when it requires none. */
-export function requiredScopes(reflector: Reflector, handler: Function, controller: Function): readonly string[] | undefined {
+export function requiredScopes(
+  reflector: Reflector,
+  handler: Function,
+  controller: Function,
+): readonly string[] | undefined {
   const ofController = reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_KEY, controller) ?? [];
   const ofHandler = reflector.get<readonly string[] | undefined>(REQUIRED_SCOPES_KEY, handler) ?? [];
   const scopes = new Set([...ofController, ...ofHandler]);

@@ -48,7 +48,9 @@ export class KeyLookupError extends Error {
 export function decodeHeader(token: string): Record<string, unknown> | undefined {
   try {
     const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString());
-    return typeof header === 'object' && header !== null && !Array.isArray(header) ? (header as Record<string, unknown>) : undefined;
+    return typeof header === 'object' && header !== null && !Array.isArray(header)
+      ? (header as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -66,7 +68,10 @@ export function headerReason(header: Record<string, unknown>): RefusalReason | u
  * Media types of an access token (RFC 9068 §2.1, `at+jwt`) or, unless `accessTokensOnly`, a plain JWT or none;
  * any other `typ` is another kind of token. Compared without case and with `application/` optional (RFC 7515 §4.1.9).
  */
-export function accessTokenTypeReason(header: Record<string, unknown>, accessTokensOnly = false): RefusalReason | undefined {
+export function accessTokenTypeReason(
+  header: Record<string, unknown>,
+  accessTokensOnly = false,
+): RefusalReason | undefined {
   const typ = header.typ;
   if (typ === undefined) return accessTokensOnly ? 'type' : undefined;
   if (typeof typ !== 'string') return 'type';
@@ -108,7 +113,12 @@ export function jsonwebtokenReason(error: unknown): RefusalReason {
   if (message.startsWith('jwt audience invalid')) return 'audience';
   if (message.startsWith('jwt issuer invalid')) return 'issuer';
   if (message === 'invalid signature') return 'signature';
-  if (message === 'invalid algorithm' || message.includes('must be an asymmetric key') || message.includes('must be a symmetric key')) return 'algorithm';
+  if (
+    message === 'invalid algorithm' ||
+    message.includes('must be an asymmetric key') ||
+    message.includes('must be a symmetric key')
+  )
+    return 'algorithm';
   if (message === 'invalid exp value' || message === 'invalid nbf value') return 'invalid_time';
   return 'malformed';
 }

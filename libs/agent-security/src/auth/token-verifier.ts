@@ -130,7 +130,11 @@ export class TokenVerifier implements OnApplicationBootstrap, OnModuleDestroy {
     if (reason !== undefined) throw this.refuse(reason);
     let claims: AgentClaims;
     try {
-      const { payload } = await jwtVerify(token, (protectedHeader) => keys.key(protectedHeader.kid, protectedHeader.alg as string) as never, this.joseOptions);
+      const { payload } = await jwtVerify(
+        token,
+        (protectedHeader) => keys.key(protectedHeader.kid, protectedHeader.alg as string) as never,
+        this.joseOptions,
+      );
       claims = payload as AgentClaims;
     } catch (error) {
       throw this.refuse(joseReason(error));
@@ -166,7 +170,8 @@ export class TokenVerifier implements OnApplicationBootstrap, OnModuleDestroy {
     const subject = subjectReason(caller.userId);
     if (subject !== undefined) throw this.refuse(subject);
     // Only a tier the options define; never a higher one by accident.
-    const tier = typeof caller.tier === 'string' && this.config.tiers.has(caller.tier) ? caller.tier : this.config.defaultTier;
+    const tier =
+      typeof caller.tier === 'string' && this.config.tiers.has(caller.tier) ? caller.tier : this.config.defaultTier;
     return Object.freeze({ userId: caller.userId as string, tier, scopes: caller.scopes, claims: frozen });
   }
 

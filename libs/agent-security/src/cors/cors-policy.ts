@@ -35,7 +35,9 @@ function originMatcher(origins: CorsOrigin): (origin: string) => boolean {
   if (list.includes('*')) return () => true;
   const exact = new Set(list.filter((o): o is string => typeof o === 'string'));
   // Without g and y: with them test() starts where the last match ended, and one origin would pass every other time.
-  const patterns = list.filter((o): o is RegExp => o instanceof RegExp).map((o) => (o.global || o.sticky ? new RegExp(o.source, o.flags.replace(/[gy]/g, '')) : o));
+  const patterns = list
+    .filter((o): o is RegExp => o instanceof RegExp)
+    .map((o) => (o.global || o.sticky ? new RegExp(o.source, o.flags.replace(/[gy]/g, '')) : o));
   return (origin) => exact.has(origin) || patterns.some((pattern) => pattern.test(origin));
 }
 

@@ -18,7 +18,8 @@ export class CorsMiddleware implements NestMiddleware {
   }
 
   /** `use`, bound once, for callers that pass it around. */
-  readonly handle = (request: IncomingMessage, response: ServerResponse, next: () => void): void => this.use(request, response, next);
+  readonly handle = (request: IncomingMessage, response: ServerResponse, next: () => void): void =>
+    this.use(request, response, next);
 
   get enabled(): boolean {
     return this.policy !== undefined;

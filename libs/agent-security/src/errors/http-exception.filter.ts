@@ -100,19 +100,49 @@ export class HttpExceptionFilter implements ExceptionFilter {
     // in JSON at position 25"); the client gets what went wrong, not how the parser put it.
     const parserError = bodyParserError(exception instanceof HttpException ? exception.cause : exception);
     if (parserError !== undefined) {
-      const status = typeof parserError.status === 'number' ? parserError.status : typeof parserError.statusCode === 'number' ? parserError.statusCode : 400;
+      const status =
+        typeof parserError.status === 'number'
+          ? parserError.status
+          : typeof parserError.statusCode === 'number'
+            ? parserError.statusCode
+            : 400;
       const code = status === 413 ? 'payload_too_large' : 'invalid_request_body';
-      return { status, body: { statusCode: status, error: statusText(status), message: BODY_ERRORS[parserError.type], code, requestId } };
+      return {
+        status,
+        body: {
+          statusCode: status,
+          error: statusText(status),
+          message: BODY_ERRORS[parserError.type],
+          code,
+          requestId,
+        },
+      };
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const payload = exception.getResponse();
       const error = statusText(status);
       if (typeof payload !== 'object' || payload === null) {
-        return { status, body: { statusCode: status, error, message: payload == null ? error : String(payload), code: codeFor(status), requestId } };
+        return {
+          status,
+          body: {
+            statusCode: status,
+            error,
+            message: payload == null ? error : String(payload),
+            code: codeFor(status),
+            requestId,
+          },
+        };
       }
       // The exception's own fields as it gave them (an object `error` included); the usual ones filled where missing.
-      const body = { statusCode: status, error, message: error, code: codeFor(status), ...(payload as Record<string, unknown>), requestId } as ErrorBody;
+      const body = {
+        statusCode: status,
+        error,
+        message: error,
+        code: codeFor(status),
+        ...(payload as Record<string, unknown>),
+        requestId,
+      } as ErrorBody;
       if (body.statusCode === undefined) body.statusCode = status;
       if (body.error === undefined) body.error = error;
       if (body.message === undefined) body.message = error;
@@ -128,7 +158,16 @@ export class HttpExceptionFilter implements ExceptionFilter {
       const shown = expose !== false && typeof message === 'string' && message !== '' ? message : error;
       return { status, body: { statusCode: status, error, message: shown, code: codeFor(status), requestId } };
     }
-    return { status: 500, body: { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error', code: 'internal_error', requestId } };
+    return {
+      status: 500,
+      body: {
+        statusCode: 500,
+        error: 'Internal Server Error',
+        message: 'Internal server error',
+        code: 'internal_error',
+        requestId,
+      },
+    };
   }
 }
 
@@ -137,7 +176,11 @@ function codeFor(status: number): ErrorCode {
   if (status === 500) return 'internal_error';
   let code = STATUS_CODES.get(status);
   if (code === undefined) {
-    code = statusText(status).toLowerCase().replace(/'/g, '').replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
+    code = statusText(status)
+      .toLowerCase()
+      .replace(/'/g, '')
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_|_$/g, '');
     if (STATUS_CODES.size < 64) STATUS_CODES.set(status, code);
   }
   return code;
@@ -158,9 +201,15 @@ function httpErrorStatus(value: unknown): number | undefined {
 
 function bodyParserError(value: unknown): { type: string; status?: unknown; statusCode?: unknown } | undefined {
   if (value === null || typeof value !== 'object') return undefined;
-  const { type, code, status, statusCode } = value as { type?: unknown; code?: unknown; status?: unknown; statusCode?: unknown };
+  const { type, code, status, statusCode } = value as {
+    type?: unknown;
+    code?: unknown;
+    status?: unknown;
+    statusCode?: unknown;
+  };
   if (typeof type === 'string' && type in BODY_ERRORS) return { type, status };
-  if (typeof code === 'string' && code.startsWith('FST_ERR_CTP_') && code in BODY_ERRORS) return { type: code, statusCode };
+  if (typeof code === 'string' && code.startsWith('FST_ERR_CTP_') && code in BODY_ERRORS)
+    return { type: code, statusCode };
   return undefined;
 }
 

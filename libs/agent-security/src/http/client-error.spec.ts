@@ -21,7 +21,13 @@ describe('clientErrorListener on a plain Node server', () => {
     server.headersTimeout = 300;
     server.requestTimeout = 300;
     server.connectionsCheckingInterval = 50;
-    server.on('clientError', clientErrorListener(() => 'X-Content-Type-Options: nosniff\r\n', (fields) => logged.push(fields)));
+    server.on(
+      'clientError',
+      clientErrorListener(
+        () => 'X-Content-Type-Options: nosniff\r\n',
+        (fields) => logged.push(fields),
+      ),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
@@ -34,18 +40,29 @@ describe('clientErrorListener on a plain Node server', () => {
 
   it('writes nothing when a response is already on its way, and closes the connection', async () => {
     // A pipelined malformed request behind one whose answer has started.
-    const answer = await rawRequest(portOf(server), ['GET /stream HTTP/1.1\r\nHost: x\r\n\r\n', 100, 'GARBAGE\r\n\r\n']);
+    const answer = await rawRequest(portOf(server), [
+      'GET /stream HTTP/1.1\r\nHost: x\r\n\r\n',
+      100,
+      'GARBAGE\r\n\r\n',
+    ]);
     expect(answer.status).toBe(200);
     expect(answer.closed).toBe(true);
     expect(answer.body).not.toContain('bad_request');
   });
 
   it('a request whose body stops coming gets the 408 under the id it already has', async () => {
-    const answer = await rawRequest(portOf(server), ['POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc']);
+    const answer = await rawRequest(portOf(server), [
+      'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc',
+    ]);
     expect(answer.status).toBe(408);
     expect(answer.headers['x-request-id']).toBe('req-from-the-front-door');
     expect(JSON.parse(answer.body)).toMatchObject({ code: 'request_timeout', requestId: 'req-from-the-front-door' });
-    expect(logged).toContainEqual({ requestId: 'req-from-the-front-door', statusCode: 408, code: 'request_timeout', reason: 'ERR_HTTP_REQUEST_TIMEOUT' });
+    expect(logged).toContainEqual({
+      requestId: 'req-from-the-front-door',
+      statusCode: 408,
+      code: 'request_timeout',
+      reason: 'ERR_HTTP_REQUEST_TIMEOUT',
+    });
   });
 
   it("keeps Node's statuses", () => {

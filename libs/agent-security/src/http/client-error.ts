@@ -15,14 +15,24 @@ const HEADER_OVERFLOW: ClientErrorAnswer = {
   code: 'request_header_fields_too_large',
   message: 'Request headers too large',
 };
-const TIMEOUT: ClientErrorAnswer = { statusCode: 408, error: 'Request Timeout', code: 'request_timeout', message: 'Request not received in time' };
+const TIMEOUT: ClientErrorAnswer = {
+  statusCode: 408,
+  error: 'Request Timeout',
+  code: 'request_timeout',
+  message: 'Request not received in time',
+};
 const CHUNK_EXTENSIONS: ClientErrorAnswer = {
   statusCode: 413,
   error: 'Payload Too Large',
   code: 'payload_too_large',
   message: 'Chunk extensions too large',
 };
-const badRequest = (message: string): ClientErrorAnswer => ({ statusCode: 400, error: 'Bad Request', code: 'bad_request', message });
+const badRequest = (message: string): ClientErrorAnswer => ({
+  statusCode: 400,
+  error: 'Bad Request',
+  code: 'bad_request',
+  message,
+});
 const REQUEST_LINE = badRequest('Malformed request line');
 const HEADER = badRequest('Malformed header');
 const LENGTH = badRequest('Conflicting or invalid Content-Length / Transfer-Encoding');
@@ -62,7 +72,10 @@ export function clientErrorAnswer(errorCode: string | undefined): ClientErrorAns
 }
 
 type InFlight = { _headerSent?: boolean; req?: { id?: unknown } };
-export type ClientErrorLog = (fields: { requestId: string; statusCode: number; code: string; reason: string | undefined }, message: string) => void;
+export type ClientErrorLog = (
+  fields: { requestId: string; statusCode: number; code: string; reason: string | undefined },
+  message: string,
+) => void;
 
 /**
  * A `clientError` listener that answers as Node would (same status, `Connection: close`, then the socket is
@@ -70,7 +83,10 @@ export type ClientErrorLog = (fields: { requestId: string; statusCode: number; c
  * an `X-Request-ID`, the module's JSON error body and the app's security headers (`headerLines`, written as given).
  * Rare by nature: one string per answer, built when it happens.
  */
-export function clientErrorListener(headerLines: () => string, log: ClientErrorLog): (error: Error & { code?: string }, socket: Socket) => void {
+export function clientErrorListener(
+  headerLines: () => string,
+  log: ClientErrorLog,
+): (error: Error & { code?: string }, socket: Socket) => void {
   return (error, socket) => {
     // The peer is gone: nothing to answer, nothing worth a line.
     if (error.code === 'ECONNRESET') return void socket.destroy();
@@ -80,7 +96,13 @@ export function clientErrorListener(headerLines: () => string, log: ClientErrorL
     const knownId = inFlight?.req?.id;
     const requestId = typeof knownId === 'string' ? knownId : randomUUID();
     if (socket.writable && inFlight?._headerSent !== true) {
-      const body = JSON.stringify({ statusCode: answer.statusCode, error: answer.error, message: answer.message, code: answer.code, requestId });
+      const body = JSON.stringify({
+        statusCode: answer.statusCode,
+        error: answer.error,
+        message: answer.message,
+        code: answer.code,
+        requestId,
+      });
       socket.write(
         `HTTP/1.1 ${answer.statusCode} ${answer.error}\r\n` +
           'Content-Type: application/json; charset=utf-8\r\n' +
@@ -92,6 +114,9 @@ export function clientErrorListener(headerLines: () => string, log: ClientErrorL
       );
     }
     socket.destroy();
-    log({ requestId, statusCode: answer.statusCode, code: answer.code, reason: error.code }, `${answer.statusCode} ${answer.message}, answered before any handler`);
+    log(
+      { requestId, statusCode: answer.statusCode, code: answer.code, reason: error.code },
+      `${answer.statusCode} ${answer.message}, answered before any handler`,
+    );
   };
 }

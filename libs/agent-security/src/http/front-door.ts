@@ -43,7 +43,11 @@ export class FrontDoor implements NestMiddleware {
     const chain = [loggerBindingStep(root), corsStep(cors)].filter((step): step is FrontHandler => step !== undefined);
     // Built once; per request only what the request itself needs (no closure unless two chained steps are on).
     const rest: FrontHandler | undefined =
-      chain.length === 0 ? undefined : chain.length === 1 ? chain[0] : (request, response, next) => chain[0](request, response, () => chain[1](request, response, next));
+      chain.length === 0
+        ? undefined
+        : chain.length === 1
+          ? chain[0]
+          : (request, response, next) => chain[0](request, response, () => chain[1](request, response, next));
     const [first, second, third] = marks;
     this.handle = (request, response, next) => {
       if (!startTiming(response)) return next();

@@ -29,7 +29,9 @@ export class HttpServerHooks implements OnApplicationBootstrap, OnApplicationShu
     const root = this.root;
     const nest = new Logger('AgentSecurity');
     const log: ClientErrorLog =
-      root === undefined ? (fields, message) => nest.warn(`${message} (request ${fields.requestId}, ${fields.reason})`) : (fields, message) => root.warn(fields, message);
+      root === undefined
+        ? (fields, message) => nest.warn(`${message} (request ${fields.requestId}, ${fields.reason})`)
+        : (fields, message) => root.warn(fields, message);
     this.listener = clientErrorListener(() => headerLines, log);
     this.server = server;
     // Ahead of any listener already there (Fastify adds its own, which answers without an id): the module's answer

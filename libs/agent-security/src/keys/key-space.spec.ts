@@ -25,8 +25,14 @@ describe('The key space', () => {
       for (const name of readdirSync(dir)) {
         const path = join(dir, name);
         if (statSync(path).isDirectory()) walk(path);
-        else if (path.endsWith('.ts') && !path.endsWith('.spec.ts') && !path.endsWith('.contract.ts') && !path.endsWith('key-space.ts')) {
-          if (/\{(user|ip):/.test(readFileSync(path, 'utf8').replace(/^\s*(\/\/|\*).*$/gm, ''))) offenders.push(relative(root, path));
+        else if (
+          path.endsWith('.ts') &&
+          !path.endsWith('.spec.ts') &&
+          !path.endsWith('.contract.ts') &&
+          !path.endsWith('key-space.ts')
+        ) {
+          if (/\{(user|ip):/.test(readFileSync(path, 'utf8').replace(/^\s*(\/\/|\*).*$/gm, '')))
+            offenders.push(relative(root, path));
         }
       }
     };

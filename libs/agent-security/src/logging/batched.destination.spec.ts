@@ -72,7 +72,10 @@ describe('BatchedDestination', () => {
     logger.warn('second');
     await nextTurn();
     (destination as BatchedDestination).end();
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(lines).toMatchObject([
       { msg: 'first', n: 1, level: 30 },
       { msg: 'second', level: 40 },
@@ -178,7 +181,10 @@ describe('BatchedDestination', () => {
       expect(kept.length).toBeLessThanOrEqual(100);
       // Those kept are the first ones after the full pipe, in order, then one line counts the rest.
       expect(kept).toEqual(numbered(1000, kept.length).map((line) => line.trim()));
-      expect(JSON.parse(lines.at(-1)!)).toMatchObject({ level: 40, msg: `${1000 - kept.length} log lines dropped while the output was full` });
+      expect(JSON.parse(lines.at(-1)!)).toMatchObject({
+        level: 40,
+        msg: `${1000 - kept.length} log lines dropped while the output was full`,
+      });
     } finally {
       destination.end();
       pipe.close();

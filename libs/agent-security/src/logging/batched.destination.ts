@@ -95,7 +95,9 @@ export class BatchedDestination implements OnApplicationShutdown {
         return;
       }
       if (this.dropped > 0) {
-        this.lines.push(`{"level":40,"time":${Date.now()},"msg":"${this.dropped} log lines dropped while the output was full"}\n`);
+        this.lines.push(
+          `{"level":40,"time":${Date.now()},"msg":"${this.dropped} log lines dropped while the output was full"}\n`,
+        );
         this.dropped = 0;
       }
     }

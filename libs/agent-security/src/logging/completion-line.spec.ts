@@ -55,13 +55,21 @@ describe('the completion line', () => {
     ['an ordinary request', ordinary],
     ['fields a caller controls, with characters JSON escapes, and fields left out', awkward],
   ])('is written exactly as pino writes the same fields: %s', async (_name, fields) => {
-    const { completion, written, flush } = capture({ pino: { timestamp: fixedTime, name: 'agents', base: { service: 'x' } } });
+    const { completion, written, flush } = capture({
+      pino: { timestamp: fixedTime, name: 'agents', base: { service: 'x' } },
+    });
     completion.write(fields, undefined);
     completion.logger.info(fields, 'request completed');
     await flush();
     expect(written).toHaveLength(2);
     expect(written[0]).toBe(written[1]);
-    expect(JSON.parse(written[0])).toMatchObject({ level: 30, time: 1700000000000, name: 'agents', service: 'x', msg: 'request completed' });
+    expect(JSON.parse(written[0])).toMatchObject({
+      level: 30,
+      time: 1700000000000,
+      name: 'agents',
+      service: 'x',
+      msg: 'request completed',
+    });
   });
 
   it('follows the message key and line end the pino options set', async () => {
@@ -104,7 +112,12 @@ describe('the completion line', () => {
     expect(failed).toMatchObject({ level: 50, status: 500, msg: 'request failed' });
     // A 503 with no error attached is a refusal the app chose (a store outage under deny): an ordinary line.
     expect(refused).toMatchObject({ level: 30, status: 503, msg: 'request completed' });
-    expect(errored).toMatchObject({ level: 50, status: 200, msg: 'request failed', err: { message: 'handler blew up' } });
+    expect(errored).toMatchObject({
+      level: 50,
+      status: 200,
+      msg: 'request failed',
+      err: { message: 'handler blew up' },
+    });
     expect(errored.err.stack).toContain('handler blew up');
   });
 });

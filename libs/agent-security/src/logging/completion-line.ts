@@ -8,7 +8,17 @@ const INFO = 30;
  * turned into the parts the fast line reuses (level and time prefix, bindings, message key, line end).
  * `redact` is the root's; the completion line has fixed fields and only the user's `logging.redact` applies to it.
  */
-const LAYOUT_NEUTRAL = new Set(['level', 'name', 'base', 'timestamp', 'messageKey', 'crlf', 'redact', 'transport', 'enabled']);
+const LAYOUT_NEUTRAL = new Set([
+  'level',
+  'name',
+  'base',
+  'timestamp',
+  'messageKey',
+  'crlf',
+  'redact',
+  'transport',
+  'enabled',
+]);
 
 /** The fields of one completion line, in the order they are written. */
 export interface CompletionFields {

@@ -45,7 +45,10 @@ export function logDestination(config: AgentSecurityConfig): DestinationStream |
 }
 
 /** The app's root logger from the module's `logging` options; `logging.pino` is merged over the module's own. */
-export function createRootLogger(config: AgentSecurityConfig, destination = logDestination(config)): Logger | undefined {
+export function createRootLogger(
+  config: AgentSecurityConfig,
+  destination = logDestination(config),
+): Logger | undefined {
   const logging = config.logging;
   if (logging === false) return undefined;
   const userMixin = logging.pino?.mixin;
@@ -56,10 +59,15 @@ export function createRootLogger(config: AgentSecurityConfig, destination = logD
     // After the user's pino options: their redact paths add to the built-in ones, never replace them.
     redact: redactOptions(logging),
     mixin: userMixin
-      ? (object, level, logger) => ({ ...requestContextMixin(object, level, logger), ...userMixin(object, level, logger) })
+      ? (object, level, logger) => ({
+          ...requestContextMixin(object, level, logger),
+          ...userMixin(object, level, logger),
+        })
       : requestContextMixin,
     // A user's strategy gets an object of its own to merge into, as pino would give it.
-    mixinMergeStrategy: userMerge ? (line, context) => userMerge(line, context === NO_CONTEXT ? {} : context) : mergeRequestContext,
+    mixinMergeStrategy: userMerge
+      ? (line, context) => userMerge(line, context === NO_CONTEXT ? {} : context)
+      : mergeRequestContext,
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }
@@ -75,7 +83,11 @@ export function userRedactPaths(logging: LoggingOptions): string[] {
  * The built-in paths and the user's, with the user's censor (or `remove`) where given. A censor function that
  * hands a value back unchanged would switch redaction off: such a value is censored anyway.
  */
-function redactOptions(logging: LoggingOptions): { paths: string[]; censor: string | ((value: unknown, path: string[]) => unknown); remove?: boolean } {
+function redactOptions(logging: LoggingOptions): {
+  paths: string[];
+  censor: string | ((value: unknown, path: string[]) => unknown);
+  remove?: boolean;
+} {
   const pinoRedact = logging.pino?.redact;
   const given = Array.isArray(pinoRedact) ? undefined : pinoRedact;
   const paths = [...DEFAULT_REDACT_PATHS, ...userRedactPaths(logging)];
@@ -106,11 +118,16 @@ export function completionLog(config: AgentSecurityConfig, root: Logger): Comple
  * route; the module's front handler calls it instead (`requestLoggerBinding`).
  */
 export function loggerParams(root: Logger | undefined): Params {
-  if (root === undefined) return { pinoHttp: { level: 'silent', autoLogging: false }, useExisting: true, forRoutes: [] };
+  if (root === undefined)
+    return { pinoHttp: { level: 'silent', autoLogging: false }, useExisting: true, forRoutes: [] };
   return { pinoHttp: { logger: root, autoLogging: false }, useExisting: true, forRoutes: [] };
 }
 
-export type RequestMiddleware = (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void;
+export type RequestMiddleware = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
 
 /**
  * The middleware nestjs-pino mounts for `params`, collected through its public `configure(consumer)` so that
@@ -129,7 +146,9 @@ export function requestLoggerBinding(params: Params): RequestMiddleware {
     },
   };
   // `forRoutes: []` keeps configure() from reading the app's global prefix, which this detached instance has not got.
-  new LoggerModule({ ...params, forRoutes: [] }, undefined as never).configure(consumer as unknown as MiddlewareConsumer);
+  new LoggerModule({ ...params, forRoutes: [] }, undefined as never).configure(
+    consumer as unknown as MiddlewareConsumer,
+  );
   if (collected.length !== 1 || typeof collected[0] !== 'function') {
     throw new Error(
       `AgentSecurityModule: nestjs-pino's LoggerModule.configure() applied ${collected.length} middleware where one function ` +

@@ -12,7 +12,12 @@ type Request = IncomingMessage & {
   ip?: string;
   originalUrl?: string;
 };
-type LoggedResponse = ServerResponse & { req: Request; err?: unknown; [REQUEST_START]?: number; [COMPLETION]?: CompletionLog };
+type LoggedResponse = ServerResponse & {
+  req: Request;
+  err?: unknown;
+  [REQUEST_START]?: number;
+  [COMPLETION]?: CompletionLog;
+};
 
 const COMPLETION = Symbol('agent-security:completion');
 
@@ -42,7 +47,8 @@ export function requestContextMixin(_line: object, _level: number, logger: Logge
   if (request === undefined) return NO_CONTEXT;
   const principal = request.principal;
   const route = request.route?.path;
-  if (principal === undefined) return route === undefined ? { requestId: request.id } : { requestId: request.id, route };
+  if (principal === undefined)
+    return route === undefined ? { requestId: request.id } : { requestId: request.id, route };
   return { requestId: request.id, route, userId: principal.userId, tier: principal.tier };
 }
 
@@ -87,7 +93,12 @@ function onResponseClose(this: LoggedResponse): void {
  * the root's redaction (the line is built from fixed fields that hold no header or token) and, being no request's
  * logger, gets nothing from the mixin: the line carries the request's fields itself.
  */
-export function startRequestLog(root: Logger, completion: CompletionLog, request: IncomingMessage, response: ServerResponse): void {
+export function startRequestLog(
+  root: Logger,
+  completion: CompletionLog,
+  request: IncomingMessage,
+  response: ServerResponse,
+): void {
   (request as Request).log = requestLogger(root, request);
   (response as LoggedResponse)[COMPLETION] = completion;
   response.on('close', onResponseClose);

@@ -18,7 +18,11 @@ export function unbudgetedRoutes(modules: ModulesContainer, config: AgentSecurit
       if (typeof controller !== 'function' || seen.has(controller)) continue;
       seen.add(controller);
       const onClass = isBudgeted(controller);
-      for (let proto = controller.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+      for (
+        let proto = controller.prototype;
+        proto && proto !== Object.prototype;
+        proto = Object.getPrototypeOf(proto)
+      ) {
         for (const name of Object.getOwnPropertyNames(proto)) {
           if (name === 'constructor') continue;
           const method = Object.getOwnPropertyDescriptor(proto, name)?.value;
@@ -33,5 +37,8 @@ export function unbudgetedRoutes(modules: ModulesContainer, config: AgentSecurit
 }
 
 function isBudgeted(target: object): boolean {
-  return Reflect.getMetadata(TOKEN_BUDGET_METADATA, target) !== undefined || Reflect.getMetadata(AGENT_STREAM_METADATA, target) === true;
+  return (
+    Reflect.getMetadata(TOKEN_BUDGET_METADATA, target) !== undefined ||
+    Reflect.getMetadata(AGENT_STREAM_METADATA, target) === true
+  );
 }

@@ -23,7 +23,8 @@ function distance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       rows[i][j] = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) rows[i][j] = Math.min(rows[i][j], rows[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        rows[i][j] = Math.min(rows[i][j], rows[i - 2][j - 2] + 1);
     }
   }
   return rows[a.length][b.length];
@@ -56,7 +57,10 @@ function walk(value: unknown, node: OptionNode, path: string, found: UnknownOpti
     const keyPath = path === '' ? key : `${path}.${key}`;
     if (!Object.hasOwn(table, key)) {
       const meant = closest(key, known);
-      found.push({ path: keyPath, suggestion: meant === undefined ? undefined : path === '' ? meant : `${path}.${meant}` });
+      found.push({
+        path: keyPath,
+        suggestion: meant === undefined ? undefined : path === '' ? meant : `${path}.${meant}`,
+      });
       continue;
     }
     walk(item, table[key], keyPath, found);

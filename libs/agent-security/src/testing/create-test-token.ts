@@ -22,7 +22,8 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 /** Seconds from a number of seconds or a `'1h'`-style string. */
 function lifetimeSeconds(expiresIn: number | string): number {
   if (typeof expiresIn === 'number') {
-    if (!Number.isFinite(expiresIn)) throw new TypeError(`createTestToken: expiresIn ${expiresIn} is not a finite number`);
+    if (!Number.isFinite(expiresIn))
+      throw new TypeError(`createTestToken: expiresIn ${expiresIn} is not a finite number`);
     return Math.trunc(expiresIn);
   }
   const match = /^(-?\d+)\s*([smhd])?$/.exec(expiresIn.trim());

@@ -66,7 +66,8 @@ describe('createTestToken', () => {
 
   it("takes expiresIn as seconds or '1h'-style, one hour by default, and lets claims replace any of them", () => {
     const now = Math.floor(Date.now() / 1000);
-    const exp = (expiresIn?: number | string) => jwt.decode(createTestToken({ secret: 's', sub: 'a', expiresIn })) as jwt.JwtPayload;
+    const exp = (expiresIn?: number | string) =>
+      jwt.decode(createTestToken({ secret: 's', sub: 'a', expiresIn })) as jwt.JwtPayload;
     expect(exp().exp! - exp().iat!).toBe(3600);
     expect(exp(90).exp! - now).toBeGreaterThanOrEqual(89);
     expect(exp(90).exp! - now).toBeLessThanOrEqual(91);
@@ -74,7 +75,9 @@ describe('createTestToken', () => {
     expect(exp('2d').exp! - exp('2d').iat!).toBe(172800);
     expect(exp('30s').exp! - exp('30s').iat!).toBe(30);
     expect(() => exp('1 week')).toThrow(/expiresIn '1 week'/);
-    const replaced = jwt.decode(createTestToken({ secret: 's', sub: 'a', tier: 'pro', claims: { tier: 'free', exp: 42 } })) as jwt.JwtPayload;
+    const replaced = jwt.decode(
+      createTestToken({ secret: 's', sub: 'a', tier: 'pro', claims: { tier: 'free', exp: 42 } }),
+    ) as jwt.JwtPayload;
     expect(replaced).toMatchObject({ tier: 'free', exp: 42 });
   });
 });
@@ -106,8 +109,18 @@ describe('testOptions', () => {
   it('merges jwt overrides into the defaults: issuer and audience checked, the secret kept', async () => {
     app = await start({ jwt: { issuer: 'https://auth.test', audience: 'agent-api' } });
     const server = app.getHttpServer();
-    const good = createTestToken({ secret: TEST_JWT_SECRET, sub: 'bob', issuer: 'https://auth.test', audience: 'agent-api' });
-    const wrongAudience = createTestToken({ secret: TEST_JWT_SECRET, sub: 'bob', issuer: 'https://auth.test', audience: 'other' });
+    const good = createTestToken({
+      secret: TEST_JWT_SECRET,
+      sub: 'bob',
+      issuer: 'https://auth.test',
+      audience: 'agent-api',
+    });
+    const wrongAudience = createTestToken({
+      secret: TEST_JWT_SECRET,
+      sub: 'bob',
+      issuer: 'https://auth.test',
+      audience: 'other',
+    });
     await request(server).get('/me').set('Authorization', `Bearer ${good}`).expect(200);
     await request(server).get('/me').set('Authorization', `Bearer ${wrongAudience}`).expect(401);
   });

@@ -290,7 +290,13 @@ export class MemoryThrottlerStorage implements ThrottlerStorage, SlidingWindowSt
    * would otherwise give two throttlers (3 a second, 5 a minute) one window, each pruning it with its own ttl.
    * In a sliding window a caller is blocked exactly until a slot frees: `blockDuration` is not used.
    */
-  async increment(key: string, ttl: number, limit: number, _blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    _blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     const result = this.consumeSync([{ key: `${key}\u0000${throttlerName}`, limit, windowMs: ttl }]);
     // A closed route (limit 0) never frees a slot: its caller comes back after a whole window, not every second.
     if (limit === 0) {

@@ -17,7 +17,13 @@ export interface RateLimitExceededBody {
 }
 
 export class RateLimitExceededException extends HttpException {
-  constructor(limit: number, windowMs: number, retryAfter: number, tier: string, message = RATE_LIMIT_EXCEEDED_MESSAGE) {
+  constructor(
+    limit: number,
+    windowMs: number,
+    retryAfter: number,
+    tier: string,
+    message = RATE_LIMIT_EXCEEDED_MESSAGE,
+  ) {
     const body: RateLimitExceededBody = {
       statusCode: HttpStatus.TOO_MANY_REQUESTS,
       error: 'Too Many Requests',

@@ -52,7 +52,10 @@ export function openRedisConnection(redis: string | RedisOptions, commandTimeout
   const client =
     typeof redis === 'string'
       ? new Redis(redis, failFast)
-      : new Redis({ ...failFast, ...Object.fromEntries(Object.entries(redis).filter(([, value]) => value !== undefined)) });
+      : new Redis({
+          ...failFast,
+          ...Object.fromEntries(Object.entries(redis).filter(([, value]) => value !== undefined)),
+        });
   // Without a listener ioredis reports every failed reconnect as an unhandled 'error' event.
   client.on('error', () => undefined);
   return client;

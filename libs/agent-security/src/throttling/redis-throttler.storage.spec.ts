@@ -52,7 +52,11 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     expect(delta.get('evalsha')).toBe(50);
     expect(delta.get('eval') ?? 0).toBe(0);
     // Everything else is the script's own work inside Redis or the INFO call itself.
-    const outside = [...delta].filter(([name, calls]) => calls > 0 && !['evalsha', 'info', 'time', 'zremrangebyscore', 'zcard', 'zadd', 'pexpire', 'zrange'].includes(name));
+    const outside = [...delta].filter(
+      ([name, calls]) =>
+        calls > 0 &&
+        !['evalsha', 'info', 'time', 'zremrangebyscore', 'zcard', 'zadd', 'pexpire', 'zrange'].includes(name),
+    );
     expect(outside).toEqual([]);
   });
 
@@ -93,7 +97,10 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     };
     const before = await micros();
     for (let i = 0; i < 20; i++) await store.consume([{ key: 'micros:{e}', limit: 100, windowMs: 60_000 }]);
-    await store.consume([{ key: 'micros:{f}', limit: 100, windowMs: 60_000 }, { key: 'micros:{f}:route', limit: 100, windowMs: 60_000 }]);
+    await store.consume([
+      { key: 'micros:{f}', limit: 100, windowMs: 60_000 },
+      { key: 'micros:{f}:route', limit: 100, windowMs: 60_000 },
+    ]);
     const after = await micros();
     const scores = [
       ...(await client.zrange('micros:{e}', 0, '-1', 'WITHSCORES')),
@@ -138,7 +145,9 @@ describe('RedisThrottlerStorage (real Redis)', () => {
             { key: 'mixed:{m}:route', limit: 3, windowMs: 30_000 },
           ];
     const results = await Promise.all(Array.from({ length: 7 }, (_, i) => store.consume(rules(i))));
-    expect(results.map(({ allowed, blockedBy, windows }) => [allowed, blockedBy, windows.map((w) => w.totalHits)])).toEqual([
+    expect(
+      results.map(({ allowed, blockedBy, windows }) => [allowed, blockedBy, windows.map((w) => w.totalHits)]),
+    ).toEqual([
       [true, -1, [1]],
       [true, -1, [2, 1]],
       [true, -1, [3, 2]],
@@ -168,7 +177,10 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     const prefixed = new Redis(redis.url, { keyPrefix: 'tenant-a:' });
     try {
       const storage = new RedisThrottlerStorage(prefixed);
-      await storage.consume([{ key: 'pre:{h}', limit: 5, windowMs: 60_000 }, { key: 'pre:{h}:route', limit: 5, windowMs: 60_000 }]);
+      await storage.consume([
+        { key: 'pre:{h}', limit: 5, windowMs: 60_000 },
+        { key: 'pre:{h}:route', limit: 5, windowMs: 60_000 },
+      ]);
       expect(await client.zcard('tenant-a:pre:{h}')).toBe(1);
       expect(await client.zcard('tenant-a:pre:{h}:route')).toBe(1);
       expect(await client.exists('pre:{h}')).toBe(0);
@@ -182,7 +194,11 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     try {
       const storage = new RedisThrottlerStorage(stringy);
       const rule = [{ key: 'strings:{i}', limit: 1, windowMs: 60_000 }];
-      expect(await storage.consume(rule)).toEqual({ allowed: true, blockedBy: -1, windows: [{ totalHits: 1, resetMs: expect.any(Number) }] });
+      expect(await storage.consume(rule)).toEqual({
+        allowed: true,
+        blockedBy: -1,
+        windows: [{ totalHits: 1, resetMs: expect.any(Number) }],
+      });
       const refused = await storage.consume(rule);
       expect(refused.allowed).toBe(false);
       expect(refused.blockedBy).toBe(0);
@@ -198,7 +214,10 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     try {
       await storage.consume([{ key: `${prefix}:{warm}`, limit: 1000, windowMs: 60_000 }]);
       // What reaches the kernel: one _write or _writev per socket write, however many write() calls were buffered into it.
-      const socket = (storage.client as Redis).stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+      const socket = (storage.client as Redis).stream as unknown as Record<
+        '_write' | '_writev',
+        (...args: unknown[]) => void
+      >;
       const originals = { _write: socket._write, _writev: socket._writev };
       let writes = 0;
       for (const name of ['_write', '_writev'] as const) {
@@ -209,7 +228,9 @@ describe('RedisThrottlerStorage (real Redis)', () => {
       }
       const before = commandCalls(await admin.info('commandstats'));
       const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => storage.consume([{ key: `${prefix}:{u${i % 10}}`, limit: 1000, windowMs: 60_000 }])),
+        Array.from({ length: 50 }, (_, i) =>
+          storage.consume([{ key: `${prefix}:{u${i % 10}}`, limit: 1000, windowMs: 60_000 }]),
+        ),
       );
       const after = commandCalls(await admin.info('commandstats'));
       socket._write = originals._write;
@@ -232,10 +253,15 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   });
 
   it('does the same on the connection AgentSecurityModule opens from a URL', async () => {
-    const connection = new RedisConnection(resolveAgentSecurityConfig({ jwt: { secret: 'x'.repeat(32) }, redis: redis.url }));
+    const connection = new RedisConnection(
+      resolveAgentSecurityConfig({ jwt: { secret: 'x'.repeat(32) }, redis: redis.url }),
+    );
     try {
       await connection.onModuleInit();
-      expect(await oneTurn(new RedisThrottlerStorage(connection.client!), 'module')).toEqual({ writes: 1, scriptCalls: 1 });
+      expect(await oneTurn(new RedisThrottlerStorage(connection.client!), 'module')).toEqual({
+        writes: 1,
+        scriptCalls: 1,
+      });
     } finally {
       await connection.onApplicationShutdown();
     }
@@ -267,10 +293,19 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     const admin = new Redis(redis.url);
     try {
       const before = commandCalls(await admin.info('commandstats'));
-      const results = await Promise.all(Array.from({ length: 20 }, () => unbatched.consume([{ key: 'solo:{s}', limit: 15, windowMs: 60_000 }])));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () => unbatched.consume([{ key: 'solo:{s}', limit: 15, windowMs: 60_000 }])),
+      );
       const after = commandCalls(await admin.info('commandstats'));
       expect((after.get('evalsha') ?? 0) - (before.get('evalsha') ?? 0)).toBe(20);
-      expect(results.map((result) => result.windows[0].totalHits)).toEqual([...Array.from({ length: 15 }, (_, i) => i + 1), 15, 15, 15, 15, 15]);
+      expect(results.map((result) => result.windows[0].totalHits)).toEqual([
+        ...Array.from({ length: 15 }, (_, i) => i + 1),
+        15,
+        15,
+        15,
+        15,
+        15,
+      ]);
     } finally {
       admin.disconnect();
     }
@@ -284,18 +319,19 @@ describe('RedisThrottlerStorage (real Redis)', () => {
       store.consume([{ key: 'bad:{v}', limit: Infinity, windowMs: 1000 }]),
       store.consume(good),
     ]);
-    expect(outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value.windows[0].totalHits : (outcome.reason as Error).name))).toEqual([
-      1,
-      'InvalidWindowRuleError',
-      'InvalidWindowRuleError',
-      2,
-    ]);
+    expect(
+      outcomes.map((outcome) =>
+        outcome.status === 'fulfilled' ? outcome.value.windows[0].totalHits : (outcome.reason as Error).name,
+      ),
+    ).toEqual([1, 'InvalidWindowRuleError', 'InvalidWindowRuleError', 2]);
     expect(await client.zcard('bad:{v}')).toBe(2);
   });
 
   it('passes such a refusal on through FailoverStore, which does not take Redis for down', async () => {
     const failover = new FailoverStore(store, new MemoryThrottlerStorage(), 'fallback');
-    await expect(failover.consume([{ key: 'bad:{x}', limit: 5, windowMs: -1 }])).rejects.toBeInstanceOf(InvalidWindowRuleError);
+    await expect(failover.consume([{ key: 'bad:{x}', limit: 5, windowMs: -1 }])).rejects.toBeInstanceOf(
+      InvalidWindowRuleError,
+    );
     expect(failover.status.state).toBe('up');
     expect((await failover.consume([{ key: 'bad:{x}', limit: 5, windowMs: 1000 }])).windows[0].totalHits).toBe(1);
   });
@@ -319,19 +355,23 @@ describe('RedisThrottlerStorage (real Redis)', () => {
       const timersBefore = liveTimers();
       hung.pause();
       const started = performance.now();
-      const calls = Array.from({ length: 50 }, (_, i) => storage.consume([{ key: `hang:{u${i}}`, limit: 1000, windowMs: 60_000 }]));
+      const calls = Array.from({ length: 50 }, (_, i) =>
+        storage.consume([{ key: `hang:{u${i}}`, limit: 1000, windowMs: 60_000 }]),
+      );
       // ioredis would hold one timer per waiting command here: 50 more.
       expect(liveTimers() - timersBefore).toBeLessThanOrEqual(1);
       const outcomes = await Promise.allSettled(calls);
       const waited = performance.now() - started;
-      expect(outcomes.map((outcome) => (outcome.status === 'rejected' ? (outcome.reason as Error).message : 'answered'))).toEqual(
-        Array(50).fill('Command timed out'),
-      );
+      expect(
+        outcomes.map((outcome) => (outcome.status === 'rejected' ? (outcome.reason as Error).message : 'answered')),
+      ).toEqual(Array(50).fill('Command timed out'));
       // Not before the client's timeout; and at all (a hung Redis must not hang the request).
       expect(waited).toBeGreaterThanOrEqual(195);
       hung.resume();
       // The late replies to the timed-out calls are dropped; the next calls get their own answers.
-      const next = await Promise.all([1, 2, 3].map(() => storage.consume([{ key: 'hang:{after}', limit: 2, windowMs: 60_000 }])));
+      const next = await Promise.all(
+        [1, 2, 3].map(() => storage.consume([{ key: 'hang:{after}', limit: 2, windowMs: 60_000 }])),
+      );
       expect(next.map((result) => result.allowed)).toEqual([true, true, false]);
       expect(next.map((result) => result.windows[0].totalHits)).toEqual([1, 2, 2]);
     } finally {
@@ -347,7 +387,9 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     try {
       for (let round = 0; round < 3; round++) {
         const results = await Promise.all(
-          Array.from({ length: 30 }, (_, i) => storage.consume([{ key: `answered:{u${i % 3}}`, limit: 1000, windowMs: 60_000 }])),
+          Array.from({ length: 30 }, (_, i) =>
+            storage.consume([{ key: `answered:{u${i % 3}}`, limit: 1000, windowMs: 60_000 }]),
+          ),
         );
         expect(results.every((result) => result.allowed)).toBe(true);
         // Past the timeout of every call above: the deadline queue must find them all answered.
@@ -439,7 +481,9 @@ describe('RedisThrottlerStorage (real Redis)', () => {
       expect(onForeign.client).toBe(foreign);
       await onForeign.consume([{ key: 'foreign:{g}', limit: 2, windowMs: 60_000 }]);
       expect(await client.zcard('foreign:{g}')).toBe(1);
-      const connection = new RedisConnection(resolveAgentSecurityConfig({ jwt: { secret: 'x'.repeat(32) }, redis: foreign as unknown as Redis }));
+      const connection = new RedisConnection(
+        resolveAgentSecurityConfig({ jwt: { secret: 'x'.repeat(32) }, redis: foreign as unknown as Redis }),
+      );
       expect(connection.client).toBe(foreign);
     } finally {
       foreign.disconnect();

@@ -78,7 +78,9 @@ export interface RedisThrottlerStorageOptions {
  * most one per request). Usable on its own in a plain `ThrottlerModule` (`storage: new RedisThrottlerStorage(redis)`).
  * Every key of one `consume` must be in one hash slot when the client is a Cluster.
  */
-export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowStore, OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+export class RedisThrottlerStorage
+  implements ThrottlerStorage, SlidingWindowStore, OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown
+{
   readonly client: Redis | Cluster;
   private readonly owned: boolean;
   /**
@@ -132,7 +134,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
     } else {
       this.keyPrefix = '';
       const commands = client as unknown as Record<string, ClusterCall | undefined>;
-      if (typeof commands[`${CLUSTER_COMMAND}Buffer`] !== 'function') client.defineCommand(CLUSTER_COMMAND, { lua: SLIDING_WINDOW_SCRIPT });
+      if (typeof commands[`${CLUSTER_COMMAND}Buffer`] !== 'function')
+        client.defineCommand(CLUSTER_COMMAND, { lua: SLIDING_WINDOW_SCRIPT });
       this.clusterCall = commands[`${CLUSTER_COMMAND}Buffer`]!.bind(client);
     }
   }
@@ -148,7 +151,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
     // Checked before anything joins a batch: a value the script cannot count would fail every request in its call.
     for (let i = 0; i < n; i++) {
       const { limit, windowMs } = rules[i];
-      if (!(limit >= 0 && limit < Infinity && windowMs >= 1 && windowMs < Infinity)) throw new InvalidWindowRuleError(rules[i]);
+      if (!(limit >= 0 && limit < Infinity && windowMs >= 1 && windowMs < Infinity))
+        throw new InvalidWindowRuleError(rules[i]);
     }
     const member = `${this.instanceId}:${++this.sequence}`;
     let reply: Buffer;
@@ -237,7 +241,13 @@ export class RedisThrottlerStorage implements ThrottlerStorage, SlidingWindowSto
    * `blockDuration` is not used: refused requests are not counted and block nothing further. A closed route
    * (`limit: 0`) has no slot to free: it is blocked for a whole window, as the module's own guard answers it.
    */
-  async increment(key: string, ttl: number, limit: number, _blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    _blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     if (limit === 0 && ttl >= 1 && ttl < Infinity) {
       const seconds = Math.ceil(ttl / 1000);
       return { totalHits: 0, timeToExpire: seconds, isBlocked: true, timeToBlockExpire: seconds };

@@ -14,5 +14,10 @@ export interface ThrottlerStorageRecord {
 export function toThrottlerRecord({ allowed, windows }: ConsumeResult): ThrottlerStorageRecord {
   const { totalHits, resetMs } = windows[0];
   const seconds = Math.ceil(resetMs / 1000);
-  return { totalHits, timeToExpire: seconds, isBlocked: !allowed, timeToBlockExpire: allowed ? 0 : Math.max(1, seconds) };
+  return {
+    totalHits,
+    timeToExpire: seconds,
+    isBlocked: !allowed,
+    timeToBlockExpire: allowed ? 0 : Math.max(1, seconds),
+  };
 }

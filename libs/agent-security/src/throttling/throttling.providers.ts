@@ -33,7 +33,9 @@ export const throttlingProviders: Provider[] = [
     inject: [AGENT_SECURITY_CONFIG],
     // The tier guard resolves limits itself; ThrottlerGuard only needs a throttler named like @Throttle()'s default.
     useFactory: ({ defaultTier, tiers }: AgentSecurityConfig): ThrottlerModuleOptions => ({
-      throttlers: [{ name: DEFAULT_THROTTLER, limit: tiers.get(defaultTier)!.limit, ttl: tiers.get(defaultTier)!.windowMs }],
+      throttlers: [
+        { name: DEFAULT_THROTTLER, limit: tiers.get(defaultTier)!.limit, ttl: tiers.get(defaultTier)!.windowMs },
+      ],
     }),
   },
   { provide: getStorageToken(), useExisting: AGENT_SECURITY_STORE },

@@ -11,16 +11,31 @@ import {
 import { randomUUID } from 'crypto';
 import type { IncomingMessage, ServerResponse } from 'http';
 import { AGENT_SECURITY_ADMISSION_STORE } from '../admission/admission.constants.js';
-import type { AdmissionStore, CostBudgetCheck, StreamSlotCheck, TokenBudgetCheck, TokenReservation } from '../admission/admission.interface.js';
+import type {
+  AdmissionStore,
+  CostBudgetCheck,
+  StreamSlotCheck,
+  TokenBudgetCheck,
+  TokenReservation,
+} from '../admission/admission.interface.js';
 import { AGENT_SECURITY_CONFIG, ANONYMOUS_TIER } from '../agent-security.constants.js';
 import type { AgentSecurityConfig } from '../agent-security.config.js';
 import type { AgentPrincipal } from '../auth/agent-principal.interface.js';
 import { AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from '../usage/usage.constants.js';
-import { CostBudgetExceededException, TokenBudgetExceededException, TooManyStreamsException } from '../usage/usage.exceptions.js';
+import {
+  CostBudgetExceededException,
+  TokenBudgetExceededException,
+  TooManyStreamsException,
+} from '../usage/usage.exceptions.js';
 import { formatUsd } from '../usage/cost.js';
 import { UsageService } from '../usage/usage.service.js';
 import { UsageSessions } from '../usage/usage-session.js';
-import { DEFAULT_RESERVE, tokensToReserve, type TokenBudgetOptions, type TokenReserve } from '../usage/token-reserve.js';
+import {
+  DEFAULT_RESERVE,
+  tokensToReserve,
+  type TokenBudgetOptions,
+  type TokenReserve,
+} from '../usage/token-reserve.js';
 import { KeySpace, routeKeySuffix } from '../keys/key-space.js';
 import { RouteMetadataCache } from '../route-metadata.cache.js';
 import { rateLimitPolicy, setRateLimitHeaders, type RateLimitPolicy } from './rate-limit-headers.js';
@@ -77,7 +92,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     if (ignored.length > 0) {
       new Logger('AgentSecurity').warn(
         `${controller.name}.${handler.name}: @Throttle() ${ignored.join(', ')} not applied; the module applies only ` +
-          "@Throttle({ default: { limit, ttl } }) (one exact window, which blocks for exactly as long as no slot is free).",
+          '@Throttle({ default: { limit, ttl } }) (one exact window, which blocks for exactly as long as no slot is free).',
       );
     }
     return {
@@ -108,10 +123,12 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     private readonly sessions: UsageSessions,
   ) {
     super(options, storage, reflector);
-    for (const [name, tier] of config.tiers) this.tierPolicies.set(name, rateLimitPolicy(name, tier.limit, tier.windowMs));
+    for (const [name, tier] of config.tiers)
+      this.tierPolicies.set(name, rateLimitPolicy(name, tier.limit, tier.windowMs));
     this.anonymousPolicy = rateLimitPolicy(ANONYMOUS_TIER, config.anonymous.limit, config.anonymous.windowMs);
     this.keys = new KeySpace(config.throttling.keyPrefix);
-    for (const [name, tier] of config.tiers) if (config.mode === 'report' || tier.mode === 'report') this.reporting.add(name);
+    for (const [name, tier] of config.tiers)
+      if (config.mode === 'report' || tier.mode === 'report') this.reporting.add(name);
     if (config.mode === 'report' || config.anonymous.mode === 'report') this.reporting.add(ANONYMOUS_TIER);
   }
 
@@ -129,7 +146,8 @@ export class TierThrottlerGuard extends ThrottlerGuard {
 
     const response = nodeResponse(context.getArgByIndex(1));
     const policy = principal === undefined ? this.anonymousPolicy : this.tierPolicies.get(principal.tier)!;
-    const callerKey = principal === undefined ? this.anonymousKey(platformRequest.ip) : this.keys.user(principal.userId);
+    const callerKey =
+      principal === undefined ? this.anonymousKey(platformRequest.ip) : this.keys.user(principal.userId);
 
     const rules: WindowRule[] = [];
     let routePolicy: RateLimitPolicy | undefined;
@@ -141,7 +159,8 @@ export class TierThrottlerGuard extends ThrottlerGuard {
         const rule = { key: callerKey + route.keySuffix, limit, windowMs };
         // As the tiers are checked at start-up: a whole limit >= 0 and a window >= 1 ms, or the headers would say
         // "q=2.5" and a limit of -1 would refuse every request. A developer's mistake: a 500, with the route in the log.
-        if (!(Number.isInteger(limit) && limit >= 0 && windowMs >= 1 && windowMs < Infinity)) throw new InvalidWindowRuleError(rule);
+        if (!(Number.isInteger(limit) && limit >= 0 && windowMs >= 1 && windowMs < Infinity))
+          throw new InvalidWindowRuleError(rule);
         routePolicy = rateLimitPolicy(ROUTE_POLICY_NAME, limit, windowMs);
         rules.push(rule);
       }
@@ -166,53 +185,104 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     const tier = this.config.tiers.get(principal.tier)!;
     const budget = tier.tokens;
     const tokens: TokenBudgetCheck | undefined =
-      budget === undefined ? undefined : { key: this.keys.tokens(principal.userId), limit: budget.limit, windowMs: budget.windowMs };
+      budget === undefined
+        ? undefined
+        : { key: this.keys.tokens(principal.userId), limit: budget.limit, windowMs: budget.windowMs };
     const stream: StreamSlotCheck | undefined =
       route.stream && tier.maxConcurrentStreams !== undefined
-        ? { key: this.keys.streams(principal.userId), leaseId: randomUUID(), max: tier.maxConcurrentStreams, leaseMs: this.config.streams.leaseMs }
+        ? {
+            key: this.keys.streams(principal.userId),
+            leaseId: randomUUID(),
+            max: tier.maxConcurrentStreams,
+            leaseMs: this.config.streams.leaseMs,
+          }
         : undefined;
-    const reserve = tokens === undefined ? undefined : tokensToReserve(route.reserve, platformRequest as IncomingMessage, route.name);
+    const reserve =
+      tokens === undefined ? undefined : tokensToReserve(route.reserve, platformRequest as IncomingMessage, route.name);
     const reservation: TokenReservation | undefined =
       reserve === undefined
         ? undefined
-        : { key: this.keys.reservations(principal.userId), member: `${reserve}:${randomUUID()}`, tokens: reserve, leaseMs: this.config.streams.leaseMs };
+        : {
+            key: this.keys.reservations(principal.userId),
+            member: `${reserve}:${randomUUID()}`,
+            tokens: reserve,
+            leaseMs: this.config.streams.leaseMs,
+          };
     const costBudget = this.config.costBudgets.get(principal.tier);
     const cost: CostBudgetCheck | undefined =
-      costBudget === undefined ? undefined : { key: this.keys.cost(principal.userId), limit: costBudget.limitNanoUsd, windowMs: costBudget.windowMs };
+      costBudget === undefined
+        ? undefined
+        : { key: this.keys.cost(principal.userId), limit: costBudget.limitNanoUsd, windowMs: costBudget.windowMs };
     const report = this.reporting.has(principal.tier);
     const result = await this.admission.admit({ windows: rules, tokens, reservation, cost, stream, report });
     if (budget !== undefined) {
       response.setHeader('X-TokenBudget-Limit', budget.limit);
       // As the request found it: the tokens used and those held by the caller's other requests in flight.
-      response.setHeader('X-TokenBudget-Remaining', Math.max(0, budget.limit - result.tokensUsed - result.tokensReserved));
+      response.setHeader(
+        'X-TokenBudget-Remaining',
+        Math.max(0, budget.limit - result.tokensUsed - result.tokensReserved),
+      );
     }
     if (costBudget !== undefined) {
       response.setHeader('X-CostBudget-Limit-Usd', formatUsd(costBudget.limitNanoUsd));
-      response.setHeader('X-CostBudget-Remaining-Usd', formatUsd(Math.max(0, costBudget.limitNanoUsd - result.costUsed)));
+      response.setHeader(
+        'X-CostBudget-Remaining-Usd',
+        formatUsd(Math.max(0, costBudget.limitNanoUsd - result.costUsed)),
+      );
     }
     const refused = result.refused;
     if (refused === 'tokens') {
       // A budget of 0 never frees: come back after a whole window, not every second. Reservations free sooner than
       // the window, but when is unknown: the oldest usage's exit is the one time known to free tokens.
-      const retryAfter = Math.max(1, Math.ceil((budget!.limit === 0 || result.tokensResetMs === 0 ? budget!.windowMs : result.tokensResetMs) / 1000));
+      const retryAfter = Math.max(
+        1,
+        Math.ceil((budget!.limit === 0 || result.tokensResetMs === 0 ? budget!.windowMs : result.tokensResetMs) / 1000),
+      );
       if (report) request.wouldRefuse = 'token_budget_exceeded';
       else {
         response.setHeader('Retry-After', retryAfter);
-        throw new TokenBudgetExceededException(budget!.limit, result.tokensUsed, budget!.windowMs, retryAfter, principal.tier, result.tokensReserved, reserve);
+        throw new TokenBudgetExceededException(
+          budget!.limit,
+          result.tokensUsed,
+          budget!.windowMs,
+          retryAfter,
+          principal.tier,
+          result.tokensReserved,
+          reserve,
+        );
       }
     } else if (refused === 'cost') {
-      const retryAfter = Math.max(1, Math.ceil((costBudget!.limitNanoUsd === 0 || result.costResetMs === 0 ? costBudget!.windowMs : result.costResetMs) / 1000));
+      const retryAfter = Math.max(
+        1,
+        Math.ceil(
+          (costBudget!.limitNanoUsd === 0 || result.costResetMs === 0 ? costBudget!.windowMs : result.costResetMs) /
+            1000,
+        ),
+      );
       if (report) request.wouldRefuse = 'cost_budget_exceeded';
       else {
         response.setHeader('Retry-After', retryAfter);
-        throw new CostBudgetExceededException(costBudget!.limitNanoUsd, result.costUsed, costBudget!.windowMs, retryAfter, principal.tier);
+        throw new CostBudgetExceededException(
+          costBudget!.limitNanoUsd,
+          result.costUsed,
+          costBudget!.windowMs,
+          retryAfter,
+          principal.tier,
+        );
       }
     } else if (refused === 'streams') {
       if (report) request.wouldRefuse = 'too_many_streams';
       else throw new TooManyStreamsException(stream!.max, principal.tier);
     }
-    if (rules.length > 0 && result.windows !== undefined) this.answerWindows(request, response, principal, policy, routePolicy, result.windows);
-    this.sessions.open(request, response, principal, stream, reservation === undefined ? undefined : { tokensKey: tokens!.key, windowMs: budget!.windowMs, ...reservation });
+    if (rules.length > 0 && result.windows !== undefined)
+      this.answerWindows(request, response, principal, policy, routePolicy, result.windows);
+    this.sessions.open(
+      request,
+      response,
+      principal,
+      stream,
+      reservation === undefined ? undefined : { tokensKey: tokens!.key, windowMs: budget!.windowMs, ...reservation },
+    );
     return true;
   }
 
@@ -249,7 +319,12 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     const refused = blockedBy === 1 ? routePolicy! : policy;
     const retryAfter = Math.max(1, blockedBy === 1 ? ownReset : callerReset);
     response.setHeader('Retry-After', retryAfter);
-    throw new RateLimitExceededException(refused.limit, refused.windowMs, retryAfter, principal?.tier ?? ANONYMOUS_TIER);
+    throw new RateLimitExceededException(
+      refused.limit,
+      refused.windowMs,
+      retryAfter,
+      principal?.tier ?? ANONYMOUS_TIER,
+    );
   }
 
   /**
@@ -286,7 +361,8 @@ function ignoredThrottleOptions(targets: Function[]): string[] {
         ignored.add(`throttler "${key.slice(THROTTLER_LIMIT.length)}"`);
       }
       for (const [prefix, option] of IGNORED_OPTIONS) {
-        if (key === prefix + DEFAULT_THROTTLER && Reflect.getOwnMetadata(key, target) !== undefined) ignored.add(option);
+        if (key === prefix + DEFAULT_THROTTLER && Reflect.getOwnMetadata(key, target) !== undefined)
+          ignored.add(option);
       }
     }
   }

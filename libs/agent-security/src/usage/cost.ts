@@ -25,7 +25,9 @@ export interface ResolvedPrice {
 export function microUsd(usd: unknown): number | undefined {
   if (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0) return undefined;
   const micro = Math.round(usd * 1_000_000);
-  return Math.abs(micro - usd * 1_000_000) < 1e-6 * Math.max(1, micro) && micro <= MAX_NANO_USD / 1000 ? micro : undefined;
+  return Math.abs(micro - usd * 1_000_000) < 1e-6 * Math.max(1, micro) && micro <= MAX_NANO_USD / 1000
+    ? micro
+    : undefined;
 }
 
 export function resolvePrice(price: ModelPrice): ResolvedPrice | undefined {
@@ -37,8 +39,16 @@ export function resolvePrice(price: ModelPrice): ResolvedPrice | undefined {
 }
 
 /** The cost of one record in nano-dollars: exact in BigInt (tokens x micro-dollars per million = pico-dollars), rounded up. */
-export function costNanoUsd(price: ResolvedPrice, inputTokens: number, outputTokens: number, cachedInputTokens: number): number {
-  const pico = BigInt(inputTokens) * BigInt(price.input) + BigInt(outputTokens) * BigInt(price.output) + BigInt(cachedInputTokens) * BigInt(price.cachedInput);
+export function costNanoUsd(
+  price: ResolvedPrice,
+  inputTokens: number,
+  outputTokens: number,
+  cachedInputTokens: number,
+): number {
+  const pico =
+    BigInt(inputTokens) * BigInt(price.input) +
+    BigInt(outputTokens) * BigInt(price.output) +
+    BigInt(cachedInputTokens) * BigInt(price.cachedInput);
   const nano = (pico + 999n) / 1000n;
   return nano > BigInt(MAX_NANO_USD) ? MAX_NANO_USD : Number(nano);
 }
@@ -46,7 +56,9 @@ export function costNanoUsd(price: ResolvedPrice, inputTokens: number, outputTok
 /** Dollars as a decimal string from nano-dollars, exact, without trailing zeros: 310000000 -> "0.31". */
 export function formatUsd(nano: number): string {
   const whole = Math.floor(nano / NANO_USD_PER_USD);
-  const fraction = String(nano % NANO_USD_PER_USD).padStart(9, '0').replace(/0+$/, '');
+  const fraction = String(nano % NANO_USD_PER_USD)
+    .padStart(9, '0')
+    .replace(/0+$/, '');
   return fraction === '' ? String(whole) : `${whole}.${fraction}`;
 }
 

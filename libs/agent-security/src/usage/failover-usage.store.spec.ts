@@ -63,7 +63,9 @@ describe('FailoverUsageStore shares Redis’s down-state with the request window
         usage.releaseStream('s:{b}', 'lease'),
       ]);
       expect(primary.calls).toBe(0);
-      const refused = outcomes.filter((outcome) => outcome.status === 'rejected').map((outcome) => (outcome as PromiseRejectedResult).reason.getStatus());
+      const refused = outcomes
+        .filter((outcome) => outcome.status === 'rejected')
+        .map((outcome) => (outcome as PromiseRejectedResult).reason.getStatus());
       expect(refused).toEqual(policy === 'deny' ? [503, 503] : []);
     }
   });

@@ -70,7 +70,10 @@ export class FailoverUsageStore implements UsageStore {
         this.unreplayed.set(key, windowMs);
       }
     }
-    if (failed > 0) this.logger.warn(`Token usage of ${failed} caller(s) recorded during the outage not yet added to Redis: kept in memory`);
+    if (failed > 0)
+      this.logger.warn(
+        `Token usage of ${failed} caller(s) recorded during the outage not yet added to Redis: kept in memory`,
+      );
   }
 
   acquireStream(key: string, leaseId: string, max: number, leaseMs: number): Promise<boolean> {
@@ -92,27 +95,45 @@ export class FailoverUsageStore implements UsageStore {
   releaseStream(key: string, leaseId: string): Promise<void> {
     // A lease left in Redis meanwhile expires on its own.
     if (this.redis.isDown) return this.fallback.releaseStream(key, leaseId);
-    return Promise.allSettled([this.primary.releaseStream(key, leaseId), this.fallback.releaseStream(key, leaseId)]).then(() => undefined);
+    return Promise.allSettled([
+      this.primary.releaseStream(key, leaseId),
+      this.fallback.releaseStream(key, leaseId),
+    ]).then(() => undefined);
   }
 
-  settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string, cost?: CostRecord): Promise<void> {
+  settleReservation(
+    tokensKey: string,
+    tokens: number,
+    windowMs: number,
+    reservationKey: string,
+    member: string,
+    cost?: CostRecord,
+  ): Promise<void> {
     // The reservation may be in either store (taken before or during an outage): dropped from both, the tokens
     // counted once, in memory if Redis cannot take them.
     const local = this.fallback.settleReservation(tokensKey, 0, windowMs, reservationKey, member);
     const inMemory = () =>
-      Promise.all([this.recordInMemory(tokensKey, tokens, windowMs), cost === undefined ? undefined : this.recordInMemory(cost.key, cost.amount, cost.windowMs)]);
+      Promise.all([
+        this.recordInMemory(tokensKey, tokens, windowMs),
+        cost === undefined ? undefined : this.recordInMemory(cost.key, cost.amount, cost.windowMs),
+      ]);
     if (this.redis.isDown) return local.then(inMemory).then(() => undefined);
-    const remote = this.primary.settleReservation(tokensKey, tokens, windowMs, reservationKey, member, cost).catch((error: unknown) => {
-      this.lost(error);
-      return inMemory();
-    });
+    const remote = this.primary
+      .settleReservation(tokensKey, tokens, windowMs, reservationKey, member, cost)
+      .catch((error: unknown) => {
+        this.lost(error);
+        return inMemory();
+      });
     return Promise.all([local, remote]).then(() => undefined);
   }
 
   renewReservation(reservationKey: string, member: string, leaseMs: number): Promise<void> {
     const local = this.fallback.renewReservation(reservationKey, member, leaseMs);
     if (this.redis.isDown) return local;
-    return Promise.all([local, this.primary.renewReservation(reservationKey, member, leaseMs).catch((error: unknown) => this.lost(error))]).then(() => undefined);
+    return Promise.all([
+      local,
+      this.primary.renewReservation(reservationKey, member, leaseMs).catch((error: unknown) => this.lost(error)),
+    ]).then(() => undefined);
   }
 
   private lost(error: unknown): void {

@@ -121,7 +121,14 @@ export class MemoryUsageStore implements UsageStore {
     return reserved;
   }
 
-  async settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string, cost?: CostRecord): Promise<void> {
+  async settleReservation(
+    tokensKey: string,
+    tokens: number,
+    windowMs: number,
+    reservationKey: string,
+    member: string,
+    cost?: CostRecord,
+  ): Promise<void> {
     await this.releaseStream(reservationKey, member);
     if (tokens > 0) await this.recordTokens(tokensKey, tokens, windowMs);
     if (cost !== undefined && cost.amount > 0) await this.recordTokens(cost.key, cost.amount, cost.windowMs);

@@ -1,6 +1,14 @@
 import type { Cluster, Redis } from 'ioredis';
 import { TOKEN_BUCKETS } from './usage.constants.js';
-import { RESERVATION_RENEW_SCRIPT, TOKENS_SETTLE_SCRIPT, STREAM_ACQUIRE_SCRIPT, STREAM_RENEW_SCRIPT, TOKENS_RECORD_SCRIPT, TOKENS_REPLAY_SCRIPT, TOKENS_USED_SCRIPT } from './usage.scripts.js';
+import {
+  RESERVATION_RENEW_SCRIPT,
+  TOKENS_SETTLE_SCRIPT,
+  STREAM_ACQUIRE_SCRIPT,
+  STREAM_RENEW_SCRIPT,
+  TOKENS_RECORD_SCRIPT,
+  TOKENS_REPLAY_SCRIPT,
+  TOKENS_USED_SCRIPT,
+} from './usage.scripts.js';
 import type { CostRecord, TokenBucketsReplay, TokenWindow, UsageStore } from './usage-store.interface.js';
 
 interface UsageCommands {
@@ -64,11 +72,38 @@ export class RedisUsageStore implements UsageStore, TokenBucketsReplay {
     await this.redis.zrem(key, leaseId);
   }
 
-  async settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string, cost?: CostRecord): Promise<void> {
+  async settleReservation(
+    tokensKey: string,
+    tokens: number,
+    windowMs: number,
+    reservationKey: string,
+    member: string,
+    cost?: CostRecord,
+  ): Promise<void> {
     if (cost === undefined) {
-      await this.redis.agentSecurityTokensSettle(2, tokensKey, reservationKey, tokens, bucketMsFor(windowMs), windowMs, member);
+      await this.redis.agentSecurityTokensSettle(
+        2,
+        tokensKey,
+        reservationKey,
+        tokens,
+        bucketMsFor(windowMs),
+        windowMs,
+        member,
+      );
     } else {
-      await this.redis.agentSecurityTokensSettle(3, tokensKey, reservationKey, cost.key, tokens, bucketMsFor(windowMs), windowMs, member, cost.amount, bucketMsFor(cost.windowMs), cost.windowMs);
+      await this.redis.agentSecurityTokensSettle(
+        3,
+        tokensKey,
+        reservationKey,
+        cost.key,
+        tokens,
+        bucketMsFor(windowMs),
+        windowMs,
+        member,
+        cost.amount,
+        bucketMsFor(cost.windowMs),
+        cost.windowMs,
+      );
     }
   }
 

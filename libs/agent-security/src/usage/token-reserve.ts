@@ -29,6 +29,7 @@ export class InvalidTokenReserveError extends Error {
 export function tokensToReserve(reserve: TokenReserve, request: IncomingMessage, route: string): number | undefined {
   if (reserve === 'none') return undefined;
   const value = typeof reserve === 'function' ? reserve(request) : reserve;
-  if (typeof value !== 'number' || !(value >= 0) || value === Infinity) throw new InvalidTokenReserveError(route, value);
+  if (typeof value !== 'number' || !(value >= 0) || value === Infinity)
+    throw new InvalidTokenReserveError(route, value);
   return Math.max(1, Math.min(Math.ceil(value), MAX_TOKENS));
 }

@@ -49,7 +49,10 @@ export const MAX_TOKENS = 1e15;
 
 /** The tokens of one usage report, as a request records them. */
 export function totalTokens(usage: TokenUsage): number {
-  return Math.min(validTokens(usage.inputTokens) + validTokens(usage.outputTokens) + validTokens(usage.cachedInputTokens), MAX_TOKENS);
+  return Math.min(
+    validTokens(usage.inputTokens) + validTokens(usage.outputTokens) + validTokens(usage.cachedInputTokens),
+    MAX_TOKENS,
+  );
 }
 
 /** Only whole, non-negative counts: a handler's bug must not credit a budget back. */

@@ -62,7 +62,9 @@ export class UsageSessions implements OnApplicationShutdown {
       // What it spent replaces what it reserved, in one store call (the record, for a tier's budgets).
       if (reservation !== undefined) this.settle(reservation, meter.total, principal, meter);
       else if (meter.total > 0) {
-        this.usage.record(principal, meter).catch((error: Error) => this.logger.error(`Token usage not recorded: ${error.message}`));
+        this.usage
+          .record(principal, meter)
+          .catch((error: Error) => this.logger.error(`Token usage not recorded: ${error.message}`));
       }
     });
   }
@@ -72,7 +74,10 @@ export class UsageSessions implements OnApplicationShutdown {
     this.held.delete(reservation);
     let cost: CostRecord | undefined;
     try {
-      cost = principal === undefined || meter === undefined || meter.total === 0 ? undefined : this.usage.cost(principal, meter);
+      cost =
+        principal === undefined || meter === undefined || meter.total === 0
+          ? undefined
+          : this.usage.cost(principal, meter);
     } catch (error) {
       // No model on a cost-budgeted tier: the tokens are still recorded and the reservation given back.
       this.logger.error(`Cost not recorded: ${(error as Error).message}`);
@@ -94,7 +99,8 @@ export class UsageSessions implements OnApplicationShutdown {
     this.renewals = setInterval(() => {
       const due = Date.now() - every;
       for (const held of this.held) {
-        if (held.heldSince! <= due) this.store.renewReservation(held.key, held.member, held.leaseMs).catch(() => undefined);
+        if (held.heldSince! <= due)
+          this.store.renewReservation(held.key, held.member, held.leaseMs).catch(() => undefined);
       }
     }, every);
     this.renewals.unref();
@@ -107,9 +113,12 @@ export class UsageSessions implements OnApplicationShutdown {
   private holdSlot(key: string, leaseId: string): () => void {
     const { leaseMs } = this.config.streams;
     // The lease outlives the stream only if this instance dies: then it expires on its own.
-    const renewal = setInterval(() => {
-      this.store.renewStream(key, leaseId, leaseMs).catch(() => undefined);
-    }, Math.max(100, Math.floor(leaseMs / 3)));
+    const renewal = setInterval(
+      () => {
+        this.store.renewStream(key, leaseId, leaseMs).catch(() => undefined);
+      },
+      Math.max(100, Math.floor(leaseMs / 3)),
+    );
     renewal.unref();
     return () => {
       clearInterval(renewal);

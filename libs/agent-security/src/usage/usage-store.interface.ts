@@ -27,7 +27,14 @@ export interface UsageStore {
    * Records `tokens` (0: none) and drops the request's reservation (`member` under `reservationKey`) in one step,
    * with the request's cost (nano-dollars in a window of the same kind) when given.
    */
-  settleReservation(tokensKey: string, tokens: number, windowMs: number, reservationKey: string, member: string, cost?: CostRecord): Promise<void>;
+  settleReservation(
+    tokensKey: string,
+    tokens: number,
+    windowMs: number,
+    reservationKey: string,
+    member: string,
+    cost?: CostRecord,
+  ): Promise<void>;
   /** Extends a reservation still held; one already settled or expired stays gone. */
   renewReservation(reservationKey: string, member: string, leaseMs: number): Promise<void>;
 }

@@ -1,4 +1,10 @@
-import { applyDecorators, createParamDecorator, SetMetadata, UseInterceptors, type ExecutionContext } from '@nestjs/common';
+import {
+  applyDecorators,
+  createParamDecorator,
+  SetMetadata,
+  UseInterceptors,
+  type ExecutionContext,
+} from '@nestjs/common';
 import type { TokenBudgetOptions } from './token-reserve.js';
 import { AGENT_STREAM_METADATA, TOKEN_BUDGET_METADATA } from './usage.constants.js';
 import type { UsageMeter } from './usage-meter.js';
@@ -22,7 +28,8 @@ export const TokenBudget = (options: TokenBudgetOptions = {}) =>
  * among the tier's `maxConcurrentStreams` held until it ends (or the client goes away), and a token
  * budget route whose `@Usage()` meter is recorded when the stream ends, also half-way.
  */
-export const AgentStream = (options: TokenBudgetOptions = {}) => applyDecorators(TokenBudget(options), SetMetadata(AGENT_STREAM_METADATA, true));
+export const AgentStream = (options: TokenBudgetOptions = {}) =>
+  applyDecorators(TokenBudget(options), SetMetadata(AGENT_STREAM_METADATA, true));
 
 /** The request's usage meter on a `@TokenBudget()` or `@AgentStream()` route. */
 export const Usage = createParamDecorator(

@@ -1,9 +1,21 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { COST_BUDGET_EXCEEDED_MESSAGE, TOKEN_BUDGET_EXCEEDED_MESSAGE, TOO_MANY_STREAMS_MESSAGE } from './usage.constants.js';
+import {
+  COST_BUDGET_EXCEEDED_MESSAGE,
+  TOKEN_BUDGET_EXCEEDED_MESSAGE,
+  TOO_MANY_STREAMS_MESSAGE,
+} from './usage.constants.js';
 import { formatUsd } from './cost.js';
 
 export class TokenBudgetExceededException extends HttpException {
-  constructor(tokenLimit: number, tokensUsed: number, windowMs: number, retryAfter: number, tier: string, tokensReserved = 0, tokensRequested?: number) {
+  constructor(
+    tokenLimit: number,
+    tokensUsed: number,
+    windowMs: number,
+    retryAfter: number,
+    tier: string,
+    tokensReserved = 0,
+    tokensRequested?: number,
+  ) {
     super(
       {
         statusCode: HttpStatus.TOO_MANY_REQUESTS,
@@ -66,6 +78,14 @@ export class TooManyStreamsException extends HttpException {
  */
 export class ClientClosedRequestException extends HttpException {
   constructor() {
-    super({ statusCode: 499, error: 'Client Closed Request', message: 'The client closed the request before it was handled', code: 'client_closed_request' }, 499);
+    super(
+      {
+        statusCode: 499,
+        error: 'Client Closed Request',
+        message: 'The client closed the request before it was handled',
+        code: 'client_closed_request',
+      },
+      499,
+    );
   }
 }

@@ -18,7 +18,13 @@ export class UsageInterceptor implements NestInterceptor {
     if (nodeResponse(context.getArgByIndex(1)).destroyed) throw new ClientClosedRequestException();
     return next.handle().pipe(
       tap((result) => {
-        if (typeof result === 'object' && result !== null && 'usage' in result && typeof result.usage === 'object' && result.usage !== null) {
+        if (
+          typeof result === 'object' &&
+          result !== null &&
+          'usage' in result &&
+          typeof result.usage === 'object' &&
+          result.usage !== null
+        ) {
           meter.add(result.usage);
         }
       }),

@@ -20,7 +20,12 @@ export const usageProviders: Provider[] = [
       const memory = new MemoryUsageStore();
       if (connection.client === undefined || !(windows instanceof FailoverStore)) return memory;
       // One down-state for the connection: the request windows' store holds it, probes Redis and logs its changes.
-      return new FailoverUsageStore(new RedisUsageStore(connection.client), memory, config.throttling.onStoreError, windows);
+      return new FailoverUsageStore(
+        new RedisUsageStore(connection.client),
+        memory,
+        config.throttling.onStoreError,
+        windows,
+      );
     },
   },
   UsageService,

@@ -51,21 +51,33 @@ export class UsageService {
     const cost = this.cost(principal, usage);
     const tokens = totalTokens(usage);
     await Promise.all([
-      budget === undefined || tokens === 0 ? undefined : this.store.recordTokens(this.tokensKey(principal), tokens, budget.windowMs),
-      cost === undefined || cost.amount === 0 ? undefined : this.store.recordTokens(cost.key, cost.amount, cost.windowMs),
+      budget === undefined || tokens === 0
+        ? undefined
+        : this.store.recordTokens(this.tokensKey(principal), tokens, budget.windowMs),
+      cost === undefined || cost.amount === 0
+        ? undefined
+        : this.store.recordTokens(cost.key, cost.amount, cost.windowMs),
     ]);
   }
 
   /** The price of `usage` for the caller's cost budget, or undefined when its tier has none (checked as record does). */
   cost(principal: AgentPrincipal, usage: TokenUsage): CostRecord | undefined {
     const price = usage.model === undefined ? undefined : this.config.pricing.get(usage.model);
-    if (usage.model !== undefined && price === undefined) throw new UnknownModelError(usage.model, this.config.pricing.keys());
+    if (usage.model !== undefined && price === undefined)
+      throw new UnknownModelError(usage.model, this.config.pricing.keys());
     const budget = this.config.costBudgets.get(principal.tier);
     if (budget === undefined) return undefined;
     if (price === undefined) {
-      throw new Error(`Usage of tier "${principal.tier}" names no model: its cost budget needs one to price the tokens (usage.add({ model, ... }))`);
+      throw new Error(
+        `Usage of tier "${principal.tier}" names no model: its cost budget needs one to price the tokens (usage.add({ model, ... }))`,
+      );
     }
-    const amount = costNanoUsd(price, validTokens(usage.inputTokens), validTokens(usage.outputTokens), validTokens(usage.cachedInputTokens));
+    const amount = costNanoUsd(
+      price,
+      validTokens(usage.inputTokens),
+      validTokens(usage.outputTokens),
+      validTokens(usage.cachedInputTokens),
+    );
     return { key: this.keys.cost(principal.userId), amount, windowMs: budget.windowMs };
   }
 
@@ -75,7 +87,13 @@ export class UsageService {
     if (budget === undefined) return undefined;
     const { used, resetMs } = await this.store.tokens(this.keys.cost(principal.userId), budget.windowMs);
     const remaining = Math.max(0, budget.limitNanoUsd - used);
-    return { limitUsd: formatUsd(budget.limitNanoUsd), usedUsd: formatUsd(used), remainingUsd: formatUsd(remaining), windowMs: budget.windowMs, resetMs };
+    return {
+      limitUsd: formatUsd(budget.limitNanoUsd),
+      usedUsd: formatUsd(used),
+      remainingUsd: formatUsd(remaining),
+      windowMs: budget.windowMs,
+      resetMs,
+    };
   }
 
   /** The caller's budget now, or undefined when the tier has none. */
@@ -83,7 +101,13 @@ export class UsageService {
     const budget = this.config.tiers.get(principal.tier)?.tokens;
     if (budget === undefined) return undefined;
     const { used, resetMs } = await this.store.tokens(this.tokensKey(principal), budget.windowMs);
-    return { limit: budget.limit, used, remaining: Math.max(0, budget.limit - used), windowMs: budget.windowMs, resetMs };
+    return {
+      limit: budget.limit,
+      used,
+      remaining: Math.max(0, budget.limit - used),
+      windowMs: budget.windowMs,
+      resetMs,
+    };
   }
 
   private tokensKey(principal: AgentPrincipal): string {

@@ -9,7 +9,11 @@ import { createPlatformApp, currentPlatform, type Platform } from '../../../../t
  * `testOptions(overrides)` (memory store unless `redis` is given, silent logs, the test secret unless `jwt.secret` is
  * given) and the given controllers, initialised, Nest's own logger off.
  */
-export async function startApp(overrides: TestOptionsOverrides, controllers: Type[] = [], platform: Platform = currentPlatform()): Promise<INestApplication> {
+export async function startApp(
+  overrides: TestOptionsOverrides,
+  controllers: Type[] = [],
+  platform: Platform = currentPlatform(),
+): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [AgentSecurityModule.forRoot(testOptions(overrides))],
     controllers,
@@ -27,12 +31,18 @@ export interface BuiltApp {
 }
 
 /** startApp, with its server and a token maker at hand. */
-export async function buildApp(overrides: TestOptionsOverrides, controllers: Type[] = [], platform: Platform = currentPlatform()): Promise<BuiltApp> {
+export async function buildApp(
+  overrides: TestOptionsOverrides,
+  controllers: Type[] = [],
+  platform: Platform = currentPlatform(),
+): Promise<BuiltApp> {
   const app = await startApp(overrides, controllers, platform);
   return {
     app,
     server: app.getHttpServer(),
-    bearer: (sub, claims = {}) => ({ Authorization: `Bearer ${createTestToken({ secret: TEST_JWT_SECRET, sub, ...claims })}` }),
+    bearer: (sub, claims = {}) => ({
+      Authorization: `Bearer ${createTestToken({ secret: TEST_JWT_SECRET, sub, ...claims })}`,
+    }),
     close: () => app.close(),
   };
 }

@@ -37,7 +37,12 @@ export function signingKeys(document: unknown): PublicJwk[] {
 function fits(key: PublicJwk, alg: string): boolean {
   if (key.alg !== undefined && key.alg !== alg) return false;
   switch (alg) {
-    case 'RS256': case 'RS384': case 'RS512': case 'PS256': case 'PS384': case 'PS512':
+    case 'RS256':
+    case 'RS384':
+    case 'RS512':
+    case 'PS256':
+    case 'PS384':
+    case 'PS512':
       return key.kty === 'RSA';
     case 'ES256':
       return key.kty === 'EC' && key.crv === 'P-256';

@@ -51,10 +51,14 @@ export class JwksKeySource {
     const age = now - this.fetchedAt;
     if (this.keys.length > 0 && age > this.config.staleMaxAgeMs) {
       this.keys = [];
-      this.logger?.warn({ jwksUri: this.jwksUri, ageMs: age }, 'JWKS keys dropped: the provider has not answered for longer than jwks.staleMaxAgeMs');
+      this.logger?.warn(
+        { jwksUri: this.jwksUri, ageMs: age },
+        'JWKS keys dropped: the provider has not answered for longer than jwks.staleMaxAgeMs',
+      );
     }
     if (this.keys.length > 0) {
-      if (age > this.config.cacheMaxAgeMs && this.pending === undefined && this.mayFetch(now, false)) void this.refresh();
+      if (age > this.config.cacheMaxAgeMs && this.pending === undefined && this.mayFetch(now, false))
+        void this.refresh();
       const known = selectKey(this.keys, kid, alg);
       if (known !== undefined) return known;
       if (this.pending === undefined && !this.mayFetch(now, true)) throw new KeyLookupError('unknown_kid');
@@ -98,7 +102,11 @@ export class JwksKeySource {
         // One line per outage, not per retry.
         if (this.failures === 1) {
           this.logger?.warn(
-            { jwksUri: this.jwksUri ?? this.config.discoveryIssuer, error: (error as Error).message, keysHeld: this.keys.length },
+            {
+              jwksUri: this.jwksUri ?? this.config.discoveryIssuer,
+              error: (error as Error).message,
+              keysHeld: this.keys.length,
+            },
             'JWKS fetch failed: tokens signed with keys not held are refused until the provider answers',
           );
         }
@@ -129,7 +137,10 @@ export class JwksKeySource {
       issuer?: unknown;
       jwks_uri?: unknown;
     } | null;
-    if (document?.issuer !== issuer) throw new Error(`the discovery document names issuer ${JSON.stringify(document?.issuer)}, not ${JSON.stringify(issuer)}`);
+    if (document?.issuer !== issuer)
+      throw new Error(
+        `the discovery document names issuer ${JSON.stringify(document?.issuer)}, not ${JSON.stringify(issuer)}`,
+      );
     const jwksUri = document.jwks_uri;
     if (typeof jwksUri !== 'string') throw new Error('the discovery document has no jwks_uri');
     // The same rule as for a configured jwt.jwksUri, whatever the issuer's scheme: keys over plain http only from
