@@ -406,6 +406,8 @@ async function keySizes(redis) {
   const ours = new RedisThrottlerStorage(client);
   const peer = new ThrottlerStorageRedisService(client);
   const peerKey = `{${key}:default}:hits`;
+  // Ours keeps one window per key and throttler name.
+  const oursKey = `${key}:default`;
   const rows = [];
   let done = 0;
   for (const entries of [20, 200, 2000]) {
@@ -415,16 +417,16 @@ async function keySizes(redis) {
     }
     rows.push({
       entries,
-      ours: await client.memory('USAGE', key, 'SAMPLES', 0),
-      oursEncoding: await client.object('ENCODING', key),
-      oursCount: await client.zcard(key),
+      ours: await client.memory('USAGE', oursKey, 'SAMPLES', 0),
+      oursEncoding: await client.object('ENCODING', oursKey),
+      oursCount: await client.zcard(oursKey),
       peer: await client.memory('USAGE', peerKey, 'SAMPLES', 0),
       peerEncoding: await client.object('ENCODING', peerKey),
       peerCount: Number(await client.get(peerKey)),
     });
   }
   await client.flushall();
-  return { key, peerKey, rows };
+  return { key: oursKey, peerKey, rows };
 }
 
 async function main() {
