@@ -78,21 +78,7 @@ export interface AgentSecurityConfig {
 
 const MAX_CLOCK_TOLERANCE_SEC = 300;
 const HMAC_MIN_BYTES: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
-const KNOWN_ALGORITHMS = new Set<string>([
-  'HS256',
-  'HS384',
-  'HS512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-]);
+/** Every public-key algorithm: what issuer mode accepts when `jwt.algorithms` is not given. */
 const ISSUER_MODE_ALGORITHMS: JwtAlgorithm[] = [
   'RS256',
   'RS384',
@@ -105,6 +91,7 @@ const ISSUER_MODE_ALGORITHMS: JwtAlgorithm[] = [
   'ES512',
   'EdDSA',
 ];
+const KNOWN_ALGORITHMS = new Set<string>(['HS256', 'HS384', 'HS512', ...ISSUER_MODE_ALGORITHMS]);
 function checkKeyUrl(option: string, value: string): void {
   const problem = keyUrlProblem(value);
   if (problem !== undefined) fail(option, problem);
