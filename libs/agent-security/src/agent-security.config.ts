@@ -104,26 +104,22 @@ function checkMs(option: string, value: unknown, fallback: number, min: number):
   return value;
 }
 
+/** A non-empty string, or a non-empty list of them (`iss` and `aud` take either). */
+function isNameOrNames(value: unknown): boolean {
+  const isName = (item: unknown) => typeof item === 'string' && item !== '';
+  return Array.isArray(value) ? value.length > 0 && value.every(isName) : isName(value);
+}
+
 /** Issuer mode: no secret, no PEM key, and an issuer (or a JWKS URL) to take the keys from. */
 function checkIssuerMode(jwt: AgentSecurityOptions['jwt']): JwksConfig {
   const { issuer, jwksUri, audience } = jwt;
-  if (
-    issuer === undefined ||
-    (Array.isArray(issuer)
-      ? issuer.length === 0 || !issuer.every((i) => typeof i === 'string' && i !== '')
-      : typeof issuer !== 'string' || issuer === '')
-  ) {
+  if (!isNameOrNames(issuer)) {
     fail(
       'jwt.issuer',
       'is required in issuer mode, as the provider\'s issuer (or a list of them with jwt.jwksUri): every token\'s "iss" is checked against it',
     );
   }
-  if (
-    audience === undefined ||
-    (Array.isArray(audience)
-      ? audience.length === 0 || !audience.every((a) => typeof a === 'string' && a !== '')
-      : typeof audience !== 'string' || audience === '')
-  ) {
+  if (!isNameOrNames(audience)) {
     fail(
       'jwt.audience',
       'is required in issuer mode (no secret or publicKey): a provider signs tokens for many APIs, and only those for this one may pass (the API identifier or client id the provider puts in "aud")',

@@ -297,13 +297,12 @@ export class MemoryThrottlerStorage implements ThrottlerStorage, SlidingWindowSt
     _blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
-    const result = this.consumeSync([{ key: `${key}\u0000${throttlerName}`, limit, windowMs: ttl }]);
     // A closed route (limit 0) never frees a slot: its caller comes back after a whole window, not every second.
     if (limit === 0) {
       const seconds = Math.max(1, Math.ceil(ttl / 1000));
       return { totalHits: 0, timeToExpire: seconds, isBlocked: true, timeToBlockExpire: seconds };
     }
-    return toThrottlerRecord(result);
+    return toThrottlerRecord(this.consumeSync([{ key: `${key}\u0000${throttlerName}`, limit, windowMs: ttl }]));
   }
 
   /** Drops every window whose time is up (the requests do it a few at a time; this catches up when they are few). */

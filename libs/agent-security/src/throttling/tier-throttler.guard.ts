@@ -232,12 +232,9 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     }
     const refused = result.refused;
     if (refused === 'tokens') {
-      // A budget of 0 never frees: come back after a whole window, not every second. Reservations free sooner than
-      // the window, but when is unknown: the oldest usage's exit is the one time known to free tokens.
-      const retryAfter = Math.max(
-        1,
-        Math.ceil((budget!.limit === 0 || result.tokensResetMs === 0 ? budget!.windowMs : result.tokensResetMs) / 1000),
-      );
+      // Reservations free sooner than the window, but when is unknown: the oldest usage's exit is the one time known
+      // to free tokens.
+      const retryAfter = budgetRetryAfter(budget!.limit, result.tokensResetMs, budget!.windowMs);
       if (report) request.wouldRefuse = 'token_budget_exceeded';
       else {
         response.setHeader('Retry-After', retryAfter);
@@ -252,13 +249,7 @@ export class TierThrottlerGuard extends ThrottlerGuard {
         );
       }
     } else if (refused === 'cost') {
-      const retryAfter = Math.max(
-        1,
-        Math.ceil(
-          (costBudget!.limitNanoUsd === 0 || result.costResetMs === 0 ? costBudget!.windowMs : result.costResetMs) /
-            1000,
-        ),
-      );
+      const retryAfter = budgetRetryAfter(costBudget!.limitNanoUsd, result.costResetMs, costBudget!.windowMs);
       if (report) request.wouldRefuse = 'cost_budget_exceeded';
       else {
         response.setHeader('Retry-After', retryAfter);
@@ -374,3 +365,11 @@ const IGNORED_OPTIONS = [
   [THROTTLER_TRACKER, 'getTracker'],
   [THROTTLER_KEY_GENERATOR, 'generateKey'],
 ] as const;
+
+/**
+ * Seconds until a spent budget frees: when its oldest usage leaves the window, or a whole window for a budget of 0
+ * (which never frees) or one with no usage to leave, not every second.
+ */
+function budgetRetryAfter(limit: number, resetMs: number, windowMs: number): number {
+  return Math.max(1, Math.ceil((limit === 0 || resetMs === 0 ? windowMs : resetMs) / 1000));
+}
