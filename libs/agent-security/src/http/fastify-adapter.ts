@@ -4,11 +4,12 @@ import type { HttpAdapterSeam } from './adapter-seam.js';
 type Hook = (request: FastifyLike, reply: { raw: ServerResponse }, done: (error?: unknown) => void) => void;
 interface FastifyHooks {
   addHook(name: 'onRequest', hook: Hook): unknown;
-  addHook(name: 'onRoute', hook: (route: { url: string; preHandler?: Hook | Hook[] }) => void): unknown;
+  addHook(name: 'onRoute', hook: (route: { url: string; handler: RouteHandler }) => void): unknown;
 }
 interface FastifyLike {
   raw: IncomingMessage & { route?: RoutePath };
 }
+type RouteHandler = (this: unknown, request: FastifyLike, reply: unknown) => unknown;
 /** Express's `req.route` shape, which the request's log lines read their `route` from. */
 type RoutePath = { readonly path: string };
 
@@ -20,9 +21,11 @@ type RoutePath = { readonly path: string };
  * security headers. A preflight the door answers ends the response and never calls `done`, as Express's middleware
  * never calls `next`.
  *
- * Each route gets a `preHandler` hook (added as Fastify registers the route) that gives Node's request the route as
- * Express's router does (`req.route.path`), so that log lines name the route on both platforms. Per route, not one
- * global hook: Fastify's `request.routeOptions` builds a fresh object on every read.
+ * Each route's handler is wrapped (as Fastify registers the route) to give Node's request the route as Express's
+ * router does (`req.route.path`), so that log lines name the route on both platforms. Nest runs its guards, pipes and
+ * filters inside that handler, so they all see it. Per route, not one global hook: Fastify's `request.routeOptions`
+ * builds a fresh object on every read; and a wrapped handler, not a `preHandler` hook: a route with no preHandler
+ * hooks skips that stage and the hook runner it would allocate per request.
  */
 export const fastifySeam: HttpAdapterSeam = {
   type: 'fastify',
@@ -31,12 +34,11 @@ export const fastifySeam: HttpAdapterSeam = {
     fastify.addHook('onRequest', (request, reply, done) => handle(request.raw, reply.raw, done));
     fastify.addHook('onRoute', (options) => {
       const route: RoutePath = Object.freeze({ path: options.url });
-      const named: Hook = (request, _reply, done) => {
+      const handler = options.handler;
+      options.handler = function (this: unknown, request: FastifyLike, reply: unknown) {
         request.raw.route = route;
-        done();
+        return handler.call(this, request, reply);
       };
-      const own = options.preHandler;
-      options.preHandler = own === undefined ? named : [named, ...(Array.isArray(own) ? own : [own])];
     });
   },
 };

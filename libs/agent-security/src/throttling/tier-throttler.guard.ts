@@ -149,10 +149,10 @@ export class TierThrottlerGuard extends ThrottlerGuard {
     const callerKey =
       principal === undefined ? this.anonymousKey(platformRequest.ip) : this.keys.user(principal.userId);
 
-    const rules: WindowRule[] = [];
+    // Built with its first rule, not grown from empty: one allocation of the size it needs on every request.
+    const rules: WindowRule[] = route.skip ? [] : [{ key: callerKey, limit: policy.limit, windowMs: policy.windowMs }];
     let routePolicy: RateLimitPolicy | undefined;
     if (!route.skip) {
-      rules.push({ key: callerKey, limit: policy.limit, windowMs: policy.windowMs });
       if (route.limit !== undefined || route.ttl !== undefined) {
         const limit = await this.resolve(context, route.limit, policy.limit);
         const windowMs = await this.resolve(context, route.ttl, policy.windowMs);
